@@ -1,0 +1,50 @@
+"""``picsellia-tf``: the command line, thin commands over the package's functions.
+
+Exit codes: 0 success, 1 the command failed (API, network, bad data), 2 usage error.
+Errors go to stderr. The token comes from ``PICSELLIA_TOKEN`` and is never printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from picsellia_tf._version import __version__
+from picsellia_tf.errors import PicselliaError
+
+# Each module defines ``register(subparsers)``, adding its commands with ``set_defaults(func=...)``.
+COMMAND_MODULES = ("check", "serve", "resources", "logs", "cleanup")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser, every command registered."""
+    parser = argparse.ArgumentParser(
+        prog="picsellia-tf",
+        description="Picsellia for TensorFlow/Keras: platform setup, teardown and log upload.",
+    )
+    parser.add_argument("--version", action="version", version=f"picsellia-tf {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMAND_MODULES:
+        importlib.import_module(f"picsellia_tf.cli.{name}").register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; returns the process exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        code = args.func(args)
+    except PicselliaError as exc:
+        print(f"picsellia-tf: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("picsellia-tf: interrupted", file=sys.stderr)
+        return 130
+    return int(code or 0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

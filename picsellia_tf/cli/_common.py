@@ -1,0 +1,47 @@
+"""Helpers shared by the commands: global options, the client, output."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from picsellia_tf.client import Client
+
+
+def add_connection_options(parser: argparse.ArgumentParser) -> None:
+    """``--host`` and ``--json`` for a command that talks to the platform."""
+    parser.add_argument(
+        "--host", default=None, help="platform URL (default: $PICSELLIA_HOST or app.picsellia.com)"
+    )
+    parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
+
+
+def make_client(args: argparse.Namespace) -> Client:
+    """A client from the environment's token and ``--host``; never takes the token as a flag."""
+    from picsellia_tf.client import Client
+
+    return Client(host=getattr(args, "host", None))
+
+
+def to_jsonable(obj: Any) -> Any:
+    """Dataclasses, lists and dicts as plain JSON values."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {k: to_jsonable(v) for k, v in dataclasses.asdict(obj).items()}
+    if isinstance(obj, dict):
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [to_jsonable(v) for v in obj]
+    return obj
+
+
+def emit(args: argparse.Namespace, data: Any, text: str) -> None:
+    """Print ``data`` as JSON with ``--json``, else the human-readable ``text``."""
+    if getattr(args, "json", False):
+        json.dump(to_jsonable(data), sys.stdout, indent=2, sort_keys=True)
+        sys.stdout.write("\n")
+    else:
+        print(text)
