@@ -1,9 +1,18 @@
-"""picsellia-tf commands: serve (placeholder until its owner fills it in)."""
+"""picsellia-tf serve: run the local platform."""
 
 from __future__ import annotations
 
 import argparse
 
+from picsellia_tf.local.command import add_arguments, run
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    """Add this module's commands."""
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``serve`` command."""
+    parser = subparsers.add_parser(
+        "serve",
+        help="serve the local platform (SQLite + files) until Ctrl-C",
+        description="Serve the Picsellia API locally, with its data in a folder.",
+    )
+    add_arguments(parser)
+    parser.set_defaults(func=run)

@@ -1,0 +1,183 @@
+"""The WSGI app: routing table, authentication, one transaction per request, error answers."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
+from werkzeug.routing import Map, Rule
+from werkzeug.wrappers import Request, Response
+
+from picsellia_tf.local.storage import URL_TTL, SignatureError, Storage
+from picsellia_tf.local.store import Store, User
+from picsellia_tf.local.web import ApiError, error_response, json_response, read_json_body
+
+log = logging.getLogger("picsellia_tf.local")
+
+Handler = Callable[..., Any]
+
+_OWNED = {"projects": "project", "datasets": "dataset", "models": "model"}
+
+
+@dataclass(frozen=True)
+class Route:
+    """One route: ``handler(ctx, **url_args)`` answers ``method rule``.
+
+    ``auth``: needs a Bearer token. ``tx``: runs inside one database transaction (``ctx.db``);
+    handlers doing file work set it False and open their own.
+    """
+
+    method: str
+    rule: str
+    handler: Handler
+    auth: bool = True
+    tx: bool = True
+
+
+class Ctx:
+    """What a handler gets: the request, its caller, the database and the files."""
+
+    def __init__(self, request: Request, store: Store, storage: Storage, user: User | None):
+        self.request = request
+        self.store = store
+        self.storage = storage
+        self._user = user
+        self._db: sqlite3.Connection | None = None
+        self._body: dict[str, Any] | None = None
+        self.after_commit: list[Callable[[], None]] = []
+
+    @property
+    def user(self) -> User:
+        """The authenticated caller."""
+        if self._user is None:
+            raise RuntimeError("route has no authenticated user")
+        return self._user
+
+    @property
+    def org(self) -> str:
+        """The caller's organisation id."""
+        return self.user.org_id
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        """The request's transaction."""
+        if self._db is None:
+            raise RuntimeError("route runs outside a transaction")
+        return self._db
+
+    @property
+    def body(self) -> dict[str, Any]:
+        """The JSON body (``{}`` when empty)."""
+        if self._body is None:
+            self._body = read_json_body(self.request)
+        return self._body
+
+    def owned(self, table: str, item_id: str, db: sqlite3.Connection | None = None) -> Any:
+        """The row of ``table`` with ``item_id`` in the caller's organisation, else a 404."""
+        what = _OWNED[table]
+        row = (
+            (db or self.db)
+            .execute(f"SELECT * FROM {table} WHERE id = ? AND org_id = ?", (item_id, self.org))
+            .fetchone()
+        )
+        if row is None:
+            raise ApiError(404, f"{what} '{item_id}' not found")
+        return row
+
+    def object_url(self, object_name: str) -> str:
+        """A signed GET URL for a stored object, on the host the request came in on."""
+        return self.storage.get_url(self.request.host_url, object_name, URL_TTL)
+
+
+class App:
+    """The local platform's WSGI application."""
+
+    def __init__(self, store: Store, storage: Storage, routes: Iterable[Route]):
+        self.store = store
+        self.storage = storage
+        self.routes = list(routes)
+        self.map = Map(
+            [Rule(r.rule, methods=[r.method], endpoint=i) for i, r in enumerate(self.routes)],
+            merge_slashes=False,
+        )
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        request = Request(environ)
+        try:
+            response = self.handle(request)
+        finally:
+            _drain(request)
+        return response(environ, start_response)
+
+    def handle(self, request: Request) -> Response:
+        """The response to one request."""
+        path = request.path
+        if path.startswith("/api/V1/"):
+            path = "/api/v1/" + path[len("/api/V1/") :]
+        try:
+            index, args = self.map.bind("localhost").match(path, request.method)
+            route = self.routes[index]
+            return self._run(route, request, args)
+        except ApiError as exc:
+            return error_response(exc.status, exc.message, exc.headers)
+        except SignatureError as exc:
+            return error_response(403, str(exc))
+        except NotFound:
+            return error_response(404, f"unknown route {request.method} {request.path}")
+        except MethodNotAllowed as exc:
+            allowed = ", ".join(sorted(exc.valid_methods or []))
+            return error_response(
+                405, f"method {request.method} not allowed on {request.path} (allowed: {allowed})"
+            )
+        except HTTPException as exc:
+            return error_response(exc.code or 500, exc.description or exc.name)
+        except Exception as exc:
+            log.exception("internal error on %s %s", request.method, request.path)
+            return error_response(500, f"internal error: {type(exc).__name__}")
+
+    def _run(self, route: Route, request: Request, args: Mapping[str, Any]) -> Response:
+        user = self._authenticate(request) if route.auth else None
+        ctx = Ctx(request, self.store, self.storage, user)
+        if route.tx:
+            with self.store.tx() as db:
+                ctx._db = db
+                result = route.handler(ctx, **args)
+            ctx._db = None
+        else:
+            result = route.handler(ctx, **args)
+        for action in ctx.after_commit:
+            try:
+                action()
+            except OSError:
+                log.warning("cleanup after %s %s failed", request.method, request.path)
+        return result if isinstance(result, Response) else json_response(result)
+
+    def _authenticate(self, request: Request) -> User:
+        header = request.headers.get("Authorization")
+        if header is None:
+            raise ApiError(401, "missing Authorization header (expected 'Bearer <token>')")
+        scheme, _, token = header.strip().partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token or " " in token:
+            raise ApiError(401, "malformed Authorization header (expected 'Bearer <token>')")
+        user = self.store.user_for_token(token)
+        if user is None:
+            raise ApiError(401, "invalid token")
+        return user
+
+
+def _drain(request: Request) -> None:
+    """Read what the handler left of the body, so the client gets the answer, not a reset."""
+    length = request.content_length
+    if length is None or length > 64 * 1024 * 1024:
+        return
+    try:
+        stream = request.stream
+        while stream.read(1 << 16):
+            pass
+    except Exception:  # noqa: BLE001 - best effort, the connection closes anyway
+        pass

@@ -1,0 +1,114 @@
+"""Fault injection: latency, random errors and scripted failures, as a WSGI middleware."""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from werkzeug.wsgi import get_input_stream
+
+_DRAIN_LIMIT = 64 * 1024 * 1024
+
+
+class Faults:
+    """What goes wrong, changeable at runtime from any thread.
+
+    ``latency`` seconds are added to every affected request; a fraction ``error_rate`` of them
+    is answered ``error_status``; ``fail_next(n)`` makes the next ``n`` fail. ``paths`` limits
+    all of this to requests whose path starts with one of its prefixes.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.latency: float = 0.0
+        self.error_rate: float = 0.0
+        self.error_status: int = 503
+        self.paths: tuple[str, ...] | None = None
+        self._rng = random.Random()
+        self._queued: list[tuple[int, float | None]] = []
+
+    def fail_next(self, n: int, status: int = 503, retry_after: float | None = None) -> None:
+        """Answer the next ``n`` affected requests with ``status`` (429 sends Retry-After)."""
+        if n < 0:
+            raise ValueError("n must be >= 0")
+        with self._lock:
+            self._queued.extend([(status, retry_after)] * n)
+
+    def seed(self, seed: int) -> None:
+        """Make ``error_rate`` draws reproducible."""
+        with self._lock:
+            self._rng.seed(seed)
+
+    def reset(self) -> None:
+        """No faults."""
+        with self._lock:
+            self.latency = 0.0
+            self.error_rate = 0.0
+            self.error_status = 503
+            self.paths = None
+            self._queued.clear()
+
+    def affects(self, path: str) -> bool:
+        """Whether requests to ``path`` are subject to faults."""
+        paths = self.paths
+        return paths is None or any(path.startswith(p) for p in paths)
+
+    def draw(self) -> tuple[int, float | None] | None:
+        """The failure for one request, if it must fail: (status, retry_after)."""
+        with self._lock:
+            if self._queued:
+                return self._queued.pop(0)
+            if self.error_rate > 0 and self._rng.random() < self.error_rate:
+                return self.error_status, None
+        return None
+
+    def __repr__(self) -> str:
+        return (
+            f"Faults(latency={self.latency}, error_rate={self.error_rate}, "
+            f"error_status={self.error_status}, pending={len(self._queued)}, paths={self.paths})"
+        )
+
+
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+class FaultMiddleware:
+    """Applies a :class:`Faults` in front of a WSGI app."""
+
+    def __init__(self, app: WSGIApp, faults: Faults):
+        self.app = app
+        self.faults = faults
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        faults = self.faults
+        if not faults.affects(environ.get("PATH_INFO", "")):
+            return self.app(environ, start_response)
+        if faults.latency > 0:
+            time.sleep(faults.latency)
+        failure = faults.draw()
+        if failure is None:
+            return self.app(environ, start_response)
+        status, retry_after = failure
+        _drain(environ)
+        body = json.dumps({"error": "injected fault"}).encode()
+        headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
+        if status == 429:
+            headers.append(("Retry-After", format(retry_after or 0, "g")))
+        start_response(f"{status} Injected Fault", headers)
+        return [body]
+
+
+def _drain(environ: dict[str, Any]) -> None:
+    """Read the unread request body so the client sees the answer, not a reset."""
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return
+    if 0 < length <= _DRAIN_LIMIT:
+        stream = get_input_stream(environ)
+        while stream.read(1 << 16):
+            pass

@@ -1,0 +1,148 @@
+"""Annotations: upload (validated, upserted per image) and list by page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from picsellia_tf.local.app import Ctx, Route
+from picsellia_tf.local.handlers.project_config import TOOLS
+from picsellia_tf.local.store import dumps, loads
+from picsellia_tf.local.validate import (
+    check,
+    finite,
+    objects,
+    one_of,
+    optional,
+    page_range,
+    require,
+)
+from picsellia_tf.local.web import bad_request, not_found
+
+_MIN_POINTS = {"polygon": 3, "line": 2, "point": 1}
+
+
+def _rectangle(shape: dict[str, Any], name: str) -> dict[str, Any]:
+    rect = require(shape, "rectangle", dict, name)
+    values = {}
+    for key in ("left", "top", "width", "height"):
+        field = f"{name}.rectangle.{key}"
+        value = require(rect, key, float, f"{name}.rectangle")
+        if finite(value, field) < 0 or (key in ("width", "height") and value == 0):
+            bound = "> 0" if key in ("width", "height") else ">= 0"
+            raise bad_request(f"field '{field}': must be {bound}, got {value!r}")
+        values[key] = value
+    return values
+
+
+def _geometry(shape: dict[str, Any], kind: str, name: str) -> list[dict[str, Any]]:
+    polygon = require(shape, "polygon", dict, name)
+    field = f"{name}.polygon.geometry"
+    points = []
+    for i, point in enumerate(require(polygon, "geometry", list, f"{name}.polygon")):
+        point = check(point, dict, f"{field}[{i}]")
+        x, y = (require(point, key, float, f"{field}[{i}]") for key in ("x", "y"))
+        finite(x, f"{field}[{i}].x"), finite(y, f"{field}[{i}].y")
+        points.append({"x": x, "y": y})
+    distinct = len({(p["x"], p["y"]) for p in points})
+    if distinct < _MIN_POINTS[kind]:
+        raise bad_request(
+            f"field '{field}': a {kind} needs at least {_MIN_POINTS[kind]} distinct points, "
+            f"got {distinct}"
+        )
+    return points
+
+
+def parse_shape(shape: dict[str, Any], name: str, labels: set[str]) -> dict[str, Any]:
+    """One shape, normalised to the shape the list answers."""
+    kind = one_of(require(shape, "type", str, name), TOOLS, f"{name}.type")
+    label = require(shape, "label", str, name)
+    if label not in labels:
+        raise bad_request(f"field '{name}.label': {label!r} is not a label of the project")
+    if kind == "rectangle":
+        rectangle, geometry = _rectangle(shape, name), []
+    else:
+        rectangle, geometry = {}, _geometry(shape, kind, name)
+    return {"type": kind, "label": label, "rectangle": rectangle, "polygon": {"geometry": geometry}}
+
+
+def _picture(ctx: Ctx, dataset_id: str, item: dict[str, Any], name: str) -> str:
+    for key, column in (("internal_picture_id", "id"), ("external_picture_url", "filename")):
+        if item.get(key) is not None:
+            value = check(item[key], str, f"{name}.{key}")
+            row = ctx.db.execute(
+                f"SELECT id FROM raw_data WHERE dataset_id = ? AND {column} = ?",
+                (dataset_id, value),
+            ).fetchone()
+            if row is None:
+                raise not_found(
+                    f"field '{name}.{key}': no image {value!r} in the project's dataset"
+                )
+            return str(row["id"])
+    raise bad_request(f"missing field '{name}.internal_picture_id' (or 'external_picture_url')")
+
+
+def _record(
+    ctx: Ctx, project: Any, labels: set[str], item: dict[str, Any], name: str
+) -> tuple[Any, ...]:
+    raw_id = _picture(ctx, project["dataset_id"], item, name)
+    time_spent = finite(optional(item, "time_spent", float, 0, name), f"{name}.time_spent")
+    if time_spent < 0:
+        raise bad_request(f"field '{name}.time_spent': must be >= 0")
+    qanda = optional(item, "QandA", dict, {}, name)
+    shapes = [
+        parse_shape(shape, shape_name, labels)
+        for shape_name, shape in objects(require(item, "annotations", object, name), f"{name}.annotations")
+    ]  # fmt: skip
+    return project["id"], raw_id, time_spent, dumps(qanda), dumps(shapes)
+
+
+def upload_annotations(ctx: Ctx) -> dict[str, Any]:
+    """Validate every item, then upsert each image's annotation."""
+    project = ctx.owned("projects", require(ctx.body, "project_id", str))
+    fmt = require(ctx.body, "format", str)
+    if fmt != "picsellia":
+        raise bad_request(f"field 'format': only 'picsellia' is supported here, got {fmt!r}")
+    if project["dataset_id"] is None:
+        raise bad_request(f"project '{project['id']}' has no dataset to annotate")
+    labels = {label["label_name"] for label in loads(project["labels"])}
+    records = [
+        _record(ctx, project, labels, item, name)
+        for name, item in objects(require(ctx.body, "annotations", object), "annotations")
+    ]
+    ctx.db.executemany(
+        "INSERT INTO annotations (project_id, raw_id, time_spent, qanda, shapes) "
+        "VALUES (?,?,?,?,?) ON CONFLICT (project_id, raw_id) DO UPDATE SET "
+        "time_spent = excluded.time_spent, qanda = excluded.qanda, shapes = excluded.shapes",
+        records,
+    )
+    return {"message": "Annotation uploaded", "count": len(records)}
+
+
+def list_annotations(ctx: Ctx, project_id: str) -> dict[str, Any]:
+    """One page of the project's annotated images, keyed by absolute index."""
+    ctx.owned("projects", project_id)
+    start, stop = page_range(ctx.body)
+    rows = ctx.db.execute(
+        "SELECT annotations.*, raw_data.filename FROM annotations JOIN raw_data "
+        "ON raw_data.id = annotations.raw_id WHERE project_id = ? "
+        "ORDER BY annotations.n LIMIT ? OFFSET ?",
+        (project_id, stop - start, start),
+    ).fetchall()
+    page = {}
+    for i, row in enumerate(rows, start=start):
+        shapes = loads(row["shapes"])
+        page[str(i)] = {
+            "internal_picture_id": row["raw_id"],
+            "external_picture_url": row["filename"],
+            "nb_labels": len(shapes),
+            "time_spent": row["time_spent"],
+            "QandA": loads(row["qanda"]),
+            "annotations": shapes,
+        }
+    return page
+
+
+ROUTES = [
+    Route("GET", "/api/v1/annotations/<project_id>", list_annotations),
+    Route("POST", "/sdk/upload_annotations", upload_annotations),
+]

@@ -1,0 +1,57 @@
+"""Queries and formats several sections share."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from typing import Any
+
+from picsellia_tf.local.app import Ctx
+from picsellia_tf.local.validate import indexed
+from picsellia_tf.local.web import conflict
+
+
+def name_free(ctx: Ctx, table: str, name: str, what: str, own_id: str | None = None) -> None:
+    """409 if another ``table`` row of the organisation is called ``name``."""
+    row = ctx.db.execute(
+        f"SELECT id FROM {table} WHERE org_id = ? AND name = ?", (ctx.org, name)
+    ).fetchone()
+    if row is not None and row["id"] != own_id:
+        raise conflict(f"{what} name '{name}' is already taken")
+
+
+def dataset_size(db: sqlite3.Connection, dataset_id: str | None) -> int:
+    """How many raw data a dataset holds (0 for none)."""
+    if dataset_id is None:
+        return 0
+    return int(
+        db.execute("SELECT COUNT(*) FROM raw_data WHERE dataset_id = ?", (dataset_id,)).fetchone()[
+            0
+        ]
+    )
+
+
+def projects_of(db: sqlite3.Connection, column: str, value: str, with_type: bool) -> dict[str, Any]:
+    """The projects whose ``column`` is ``value`` (dataset) as the wire's ``used_in``."""
+    rows = db.execute(
+        f"SELECT id, name, type FROM projects WHERE {column} = ? ORDER BY n", (value,)
+    ).fetchall()
+    return indexed((project_ref(row, with_type) for row in rows), base=0)
+
+
+def project_ref(row: Any, with_type: bool) -> dict[str, Any]:
+    """``{"project_id", "project_name"[, "project_type"]}``."""
+    ref = {"project_id": row["id"], "project_name": row["name"]}
+    if with_type:
+        ref["project_type"] = row["type"]
+    return ref
+
+
+def date(timestamp: float, fmt: str) -> str:
+    """A stored time as a date string (``%d-%m-%Y`` or ``%m-%d-%Y``), local time."""
+    return time.strftime(fmt, time.localtime(timestamp))
+
+
+def iso(timestamp: float) -> str:
+    """A stored time as ISO-8601 UTC."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(timestamp))

@@ -1,0 +1,78 @@
+"""Previews: presigned uploads, recording uploaded images, listing them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from picsellia_tf.local.app import Ctx, Route
+from picsellia_tf.local.handlers.experiments import find_experiment
+from picsellia_tf.local.validate import check, indexed, items, require
+from picsellia_tf.local.web import bad_request, not_found
+
+_FORMAT = "<project_id>/<network_id>/<training_id>/results/<file>"
+
+
+def _parts(object_name: str, name: str) -> tuple[str, str, int]:
+    parts = object_name.split("/")
+    ok = len(parts) == 5 and parts[3] == "results" and parts[2].isdigit()
+    if not ok or any(p in ("", ".", "..") or "\\" in p for p in parts):
+        raise bad_request(f"field '{name}': {object_name!r} is not of the form {_FORMAT}")
+    return parts[0], parts[1], int(parts[2])
+
+
+def post_url(ctx: Ctx) -> dict[str, Any]:
+    """A presigned POST for one preview image of an existing version."""
+    object_name = require(ctx.body, "object_name", str)
+    project_id, model_id, training_id = _parts(object_name, "object_name")
+    ctx.owned("projects", project_id)
+    ctx.owned("models", model_id)
+    row = ctx.db.execute(
+        "SELECT 1 FROM experiments WHERE project_id = ? AND model_id = ? AND training_id = ?",
+        (project_id, model_id, training_id),
+    ).fetchone()
+    if row is None:
+        raise not_found(
+            f"experiment version {training_id} of model '{model_id}' not found "
+            f"in project '{project_id}'"
+        )
+    return ctx.storage.post_form(ctx.request.host_url, object_name)
+
+
+def post_preview(ctx: Ctx) -> dict[str, Any]:
+    """Record uploaded preview images (each once)."""
+    experiment = find_experiment(ctx)
+    prefix = f"{experiment['project_id']}/{experiment['model_id']}/{experiment['training_id']}/"
+    names = []
+    for item_name, value in items(require(ctx.body, "urls", object), "urls"):
+        object_name = check(value, str, item_name)
+        _parts(object_name, item_name)
+        if not object_name.startswith(prefix):
+            raise bad_request(f"field '{item_name}': {object_name!r} is not under {prefix!r}")
+        if not ctx.storage.exists(object_name):
+            raise bad_request(f"field '{item_name}': {object_name!r} has not been uploaded")
+        names.append(object_name)
+    ctx.db.executemany(
+        "INSERT OR IGNORE INTO previews (experiment, object_name) VALUES (?, ?)",
+        [(experiment["n"], name) for name in names],
+    )
+    return {"message": "Preview saved"}
+
+
+def get_previews(ctx: Ctx) -> dict[str, Any]:
+    """The version's previews with signed download URLs, in the order first posted."""
+    experiment = find_experiment(ctx)
+    rows = ctx.db.execute(
+        "SELECT object_name FROM previews WHERE experiment = ? ORDER BY n", (experiment["n"],)
+    ).fetchall()
+    previews = (
+        {"object_name": row["object_name"], "url": ctx.object_url(row["object_name"])}
+        for row in rows
+    )
+    return {"previews": indexed(previews, base=0)}
+
+
+ROUTES = [
+    Route("GET", "/sdk/get_post_url_preview", post_url),
+    Route("POST", "/sdk/post_preview", post_preview),
+    Route("GET", "/sdk/get_previews", get_previews),
+]

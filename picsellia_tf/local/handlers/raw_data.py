@@ -1,0 +1,197 @@
+"""Raw data: list (with signed download URLs), multipart upload, delete, one row's info."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+from werkzeug.datastructures import FileStorage
+
+from picsellia_tf.local.app import Ctx, Route
+from picsellia_tf.local.handlers.common import date
+from picsellia_tf.local.storage import TempObject
+from picsellia_tf.local.store import new_id, now
+from picsellia_tf.local.validate import check, page_range
+from picsellia_tf.local.web import bad_request, not_found
+
+MAX_UPLOAD = 1024 * 1024 * 1024
+
+
+def image_shape(path: Path) -> list[int] | None:
+    """``[width, height]`` of an image file, or None if it does not decode as one."""
+    try:
+        with Image.open(path) as image:
+            width, height = image.size
+            image.verify()
+    except Exception:  # noqa: BLE001 - PIL raises many types for undecodable files
+        return None
+    return [width, height]
+
+
+def _shape(row: Any) -> list[int] | None:
+    return None if row["width"] is None else [row["width"], row["height"]]
+
+
+def raw_item(ctx: Ctx, row: Any) -> dict[str, Any]:
+    """A raw data as the list answers it."""
+    return {
+        "id": row["id"],
+        "external_url": row["filename"],
+        "shape": _shape(row),
+        "url": ctx.object_url(row["object_name"]),
+        "checksum": row["checksum"],
+        "size": row["size"],
+    }
+
+
+def list_raw(ctx: Ctx, dataset_id: str) -> dict[str, Any]:
+    """One page of a dataset's raw data, keyed by absolute index."""
+    ctx.owned("datasets", dataset_id)
+    start, stop = page_range(ctx.body)
+    rows = ctx.db.execute(
+        "SELECT * FROM raw_data WHERE dataset_id = ? ORDER BY n LIMIT ? OFFSET ?",
+        (dataset_id, stop - start, start),
+    ).fetchall()
+    return {str(start + i): raw_item(ctx, row) for i, row in enumerate(rows)}
+
+
+def _filename(part: FileStorage, index: int) -> str:
+    raw = (part.filename or "").replace("\\", "/")
+    name = raw.rsplit("/", 1)[-1]
+    if name in ("", ".", "..") or "\0" in name:
+        raise bad_request(f"field 'files[{index}]': missing or invalid filename {raw!r}")
+    if len(name.encode()) > 255:
+        raise bad_request(f"field 'files[{index}]': filename longer than 255 bytes")
+    return name
+
+
+def upload_raw(ctx: Ctx, dataset_id: str) -> dict[str, Any]:
+    """Store the ``files`` parts in the dataset (a known filename keeps its id)."""
+    with ctx.store.tx() as db:
+        ctx.owned("datasets", dataset_id, db)
+    ctx.request.max_content_length = MAX_UPLOAD
+    parts = ctx.request.files.getlist("files")
+    if not parts:
+        raise bad_request("no file parts named 'files' in the multipart body")
+    names = [_filename(part, i) for i, part in enumerate(parts)]
+    if len(set(names)) != len(names):
+        raise bad_request("field 'files': the same filename is sent twice")
+    temps: list[TempObject] = []
+    try:
+        for part in parts:
+            temps.append(ctx.storage.write_temp(part.stream))
+        shapes = [image_shape(temp.path) for temp in temps]
+        with ctx.store.tx() as db:
+            ctx.owned("datasets", dataset_id, db)
+            rows = [
+                _upsert(db, dataset_id, name, temp, shape)
+                for name, temp, shape in zip(names, temps, shapes, strict=True)
+            ]
+        for row, temp in zip(rows, temps, strict=True):
+            ctx.storage.commit(temp, row["object_name"])
+    finally:
+        for temp in temps:
+            ctx.storage.discard(temp)
+    return {str(i): raw_item(ctx, row) for i, row in enumerate(rows)}
+
+
+def _upsert(
+    db: sqlite3.Connection,
+    dataset_id: str,
+    name: str,
+    temp: TempObject,
+    shape: list[int] | None,
+) -> Any:
+    existing = db.execute(
+        "SELECT id FROM raw_data WHERE dataset_id = ? AND filename = ?", (dataset_id, name)
+    ).fetchone()
+    raw_id = existing["id"] if existing else new_id()
+    width, height = shape if shape else (None, None)
+    values = (width, height, temp.size, temp.sha256, now())
+    if existing:
+        db.execute(
+            "UPDATE raw_data SET width = ?, height = ?, size = ?, checksum = ?, imported = ? "
+            "WHERE id = ?",
+            (*values, raw_id),
+        )
+    else:
+        db.execute(
+            "INSERT INTO raw_data (id, dataset_id, filename, object_name, width, height, size, "
+            "checksum, imported) VALUES (?,?,?,?,?,?,?,?,?)",
+            (raw_id, dataset_id, name, f"datasets/{dataset_id}/{raw_id}/{name}", *values),
+        )
+    return db.execute("SELECT * FROM raw_data WHERE id = ?", (raw_id,)).fetchone()
+
+
+def find_raw(ctx: Ctx, dataset_id: str, raw_id: str | None, filename: str | None) -> Any:
+    """A raw data of the dataset by id or filename, else a 404."""
+    if raw_id is not None:
+        row = ctx.db.execute(
+            "SELECT * FROM raw_data WHERE dataset_id = ? AND id = ?", (dataset_id, raw_id)
+        ).fetchone()
+    elif filename is not None:
+        row = ctx.db.execute(
+            "SELECT * FROM raw_data WHERE dataset_id = ? AND filename = ?", (dataset_id, filename)
+        ).fetchone()
+    else:
+        raise bad_request("missing field 'raw_id' (or 'filename')")
+    if row is None:
+        raise not_found(f"raw data '{raw_id or filename}' not found in dataset '{dataset_id}'")
+    return row
+
+
+def _body_ref(ctx: Ctx) -> tuple[str | None, str | None]:
+    body = ctx.body
+    raw_id = check(body["raw_id"], str, "raw_id") if "raw_id" in body else None
+    filename = check(body["filename"], str, "filename") if "filename" in body else None
+    return raw_id, filename
+
+
+def delete_raw(ctx: Ctx, dataset_id: str) -> dict[str, Any]:
+    """Delete one raw data, its file and its annotations."""
+    ctx.owned("datasets", dataset_id)
+    row = find_raw(ctx, dataset_id, *_body_ref(ctx))
+    ctx.db.execute("DELETE FROM annotations WHERE raw_id = ?", (row["id"],))
+    ctx.db.execute("DELETE FROM raw_data WHERE id = ?", (row["id"],))
+    ctx.after_commit.append(lambda: ctx.storage.delete(row["object_name"]))
+    return {"message": "Data deleted"}
+
+
+def row_info(ctx: Ctx, dataset_id: str, row_id: str | None = None) -> dict[str, Any]:
+    """Everything about one raw data, named in the path (id or filename) or the body."""
+    ctx.owned("datasets", dataset_id)
+    if row_id is None:
+        row = find_raw(ctx, dataset_id, *_body_ref(ctx))
+    else:
+        row = ctx.db.execute(
+            "SELECT * FROM raw_data WHERE dataset_id = ? AND (id = ? OR filename = ?) "
+            "ORDER BY id = ? DESC",
+            (dataset_id, row_id, row_id, row_id),
+        ).fetchone()
+        if row is None:
+            raise not_found(f"raw data '{row_id}' not found in dataset '{dataset_id}'")
+    shape = _shape(row)
+    return {
+        "id": row["id"],
+        "external_url": row["filename"],
+        "object_name": row["object_name"],
+        "type": "image" if shape else "file",
+        "format": os.path.splitext(row["filename"])[1].lstrip(".").lower(),
+        "size": row["size"] / 1e6,
+        "import_date": date(row["imported"], "%m-%d-%Y"),
+        "shape": shape,
+        "url": ctx.object_url(row["object_name"]),
+        "checksum": row["checksum"],
+    }
+
+
+ROUTES = [
+    Route("GET", "/api/v1/raw_data/<dataset_id>", list_raw),
+    Route("POST", "/api/v1/raw_data/<dataset_id>", upload_raw, tx=False),
+    Route("DELETE", "/api/v1/raw_data/<dataset_id>", delete_raw),
+    Route("GET", "/api/v1/dataset/<dataset_id>/<row_id>", row_info),
+    Route("GET", "/api/v1/dataset/<dataset_id>", row_info),
+]
