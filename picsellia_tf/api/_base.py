@@ -1,0 +1,109 @@
+"""What every endpoint group shares: the client, route building, argument checks."""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import quote
+
+from picsellia_tf.errors import ValidationError
+from picsellia_tf.wire import WireError
+
+if TYPE_CHECKING:
+    from picsellia_tf.client import Client
+
+T = TypeVar("T")
+
+MAX_RANGE = 10_000
+
+
+class Endpoints:
+    """A group of endpoints over one client."""
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._client!r})"
+
+
+def route(prefix: str, *segments: object) -> str:
+    """``prefix`` followed by each segment, URL-quoted (``/`` inside a segment included)."""
+    return prefix + "".join("/" + quote(str(s), safe="") for s in segments)
+
+
+def text(value: Any, arg: str) -> str:
+    """A non-empty string argument."""
+    if not isinstance(value, str) or not value.strip():
+        raise ValidationError(f"{arg}: expected a non-empty string, got {value!r}")
+    return value
+
+
+def ident(value: Any, arg: str) -> str:
+    """An id argument: a non-empty string (a UUID object is accepted too)."""
+    if value is not None and not isinstance(value, str) and type(value).__name__ == "UUID":
+        return str(value)
+    return text(value, arg)
+
+
+def choice(value: Any, choices: Sequence[str], arg: str) -> str:
+    """One of ``choices``."""
+    if value not in choices:
+        raise ValidationError(f"{arg}: {value!r} is not one of {', '.join(choices)}")
+    return str(value)
+
+
+def flag(value: Any, arg: str) -> bool:
+    """A bool argument."""
+    if not isinstance(value, bool):
+        raise ValidationError(f"{arg}: expected True or False, got {value!r}")
+    return value
+
+
+def check_training_id(value: Any, arg: str = "training_id") -> int:
+    """An experiment version number: an int >= 1."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValidationError(f"{arg}: expected an int >= 1, got {value!r}")
+    return int(value)
+
+
+def span(start: Any, stop: Any) -> list[int]:
+    """A ``[start, stop]`` range: half-open, non-negative ints, at most 10000 items."""
+    for name, value in (("start", start), ("stop", stop)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
+            raise ValidationError(f"{name}: expected an int >= 0, got {value!r}")
+    if start > stop:
+        raise ValidationError(f"range: start ({start}) must not be greater than stop ({stop})")
+    if stop - start > MAX_RANGE:
+        raise ValidationError(f"range: at most {MAX_RANGE} items per call, asked {stop - start}")
+    return [int(start), int(stop)]
+
+
+def check_page_size(value: Any) -> int:
+    """A page size for ``iter`` methods: 1..10000."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, numbers.Integral)
+        or not (1 <= int(value) <= MAX_RANGE)
+    ):
+        raise ValidationError(f"page_size: expected an int from 1 to {MAX_RANGE}, got {value!r}")
+    return int(value)
+
+
+def pages(fetch: Callable[[int, int], list[T]], size: int) -> Iterator[T]:
+    """Every item of a ranged route, ``size`` at a time, until a short or empty page."""
+    start = 0
+    while True:
+        page = fetch(start, start + size)
+        yield from page
+        if len(page) < size:
+            return
+        start += size
+
+
+def answer_field(answer: Any, key: str) -> Any:
+    """A required field of an answer object."""
+    if not isinstance(answer, dict) or answer.get(key) is None:
+        raise WireError(f"answer: missing field {key!r} in {str(answer)[:200]}")
+    return answer[key]

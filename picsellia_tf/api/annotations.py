@@ -1,0 +1,51 @@
+"""Annotations: ``GET /api/v1/annotations/:project_id`` by range, ``POST /sdk/upload_annotations``."""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Iterator
+from typing import Any
+
+from picsellia_tf import wire
+from picsellia_tf.api._base import Endpoints, check_page_size, ident, pages, route, span
+from picsellia_tf.errors import ValidationError
+from picsellia_tf.types import ImageAnnotation
+
+FORMATS = ("picsellia", "other")
+
+
+class Annotations(Endpoints):
+    """The annotations of a project, one :class:`ImageAnnotation` per annotated image."""
+
+    def list(self, project_id: str, start: int, stop: int) -> builtins.list[ImageAnnotation]:
+        """Annotated images ``start`` to ``stop - 1``, in the order first uploaded."""
+        body = {"range": span(start, stop)}
+        path = route("/api/v1/annotations", ident(project_id, "project_id"))
+        answer = self._client.request("GET", path, json=body)
+        return [
+            wire.parse_image_annotation(item, f"annotations[{i}]")
+            for i, item in enumerate(wire.from_indexed(answer, "annotations"))
+        ]
+
+    def iter(self, project_id: str, page_size: int = 100) -> Iterator[ImageAnnotation]:
+        """Every annotated image of a project, fetched ``page_size`` at a time."""
+        size = check_page_size(page_size)
+        ident(project_id, "project_id")
+        return pages(lambda start, stop: self.list(project_id, start, stop), size)
+
+    def upload(self, project_id: str, annotations: Any, format: str = "picsellia") -> int:
+        """Upload image annotations (``ImageAnnotation`` or wire-shaped dicts); returns how
+        many images were stored. An image's new annotation replaces its previous one."""
+        if format not in FORMATS:
+            raise ValidationError(f"format: {format!r} is not one of {', '.join(FORMATS)}")
+        items = wire.encode_image_annotations(annotations, "annotations")
+        if not items:
+            raise ValidationError("annotations: nothing to upload")
+        body = {
+            "project_id": ident(project_id, "project_id"),
+            "format": format,
+            "annotations": items,
+        }
+        answer = self._client.request("POST", "/sdk/upload_annotations", json=body)
+        count = answer.get("count") if isinstance(answer, dict) else None
+        return int(count) if count is not None else len(items)

@@ -1,0 +1,161 @@
+"""Datasets and raw data: ``create_dataset``, ``dataset_list``, ``dataset_info``, ``dataset``,
+``raw_data`` (read by range, upload [local extension], delete), and one data row."""
+
+from __future__ import annotations
+
+import builtins
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from picsellia_tf import wire
+from picsellia_tf.api._base import (
+    Endpoints,
+    answer_field,
+    check_page_size,
+    flag,
+    ident,
+    pages,
+    route,
+    span,
+    text,
+)
+from picsellia_tf.errors import ValidationError
+from picsellia_tf.types import DataRow, Dataset, RawData
+
+UPLOAD_FILES_PER_REQUEST = 32
+UPLOAD_BYTES_PER_REQUEST = 64 * 1024 * 1024
+
+
+class Datasets(Endpoints):
+    """The datasets of the token's organisation and their files."""
+
+    def create(self, name: str, *, description: str = "", private: bool = True) -> Dataset:
+        """Create an empty dataset and return it."""
+        if not isinstance(description, str):
+            raise ValidationError(f"description: expected a string, got {description!r}")
+        body = {
+            "dataset_name": text(name, "name"),
+            "description": description,
+            "private": flag(private, "private"),
+        }
+        answer = self._client.request("POST", "/api/v1/create_dataset", json=body)
+        return self.get(answer_field(answer, "dataset_id"))
+
+    def list(self) -> builtins.list[Dataset]:
+        """Every dataset, with size, creator and the projects using it."""
+        answer = self._client.request("GET", "/api/v1/dataset_list")
+        return [wire.parse_dataset(d) for d in wire.from_indexed(answer, "dataset_list")]
+
+    def get(self, id: str) -> Dataset:
+        """One dataset."""
+        answer = self._client.request("GET", route("/api/v1/dataset_info", ident(id, "id")))
+        return wire.parse_dataset(answer)
+
+    def update(self, id: str, *, name: str | None = None, description: str | None = None) -> None:
+        """Rename a dataset and/or change its description."""
+        body: dict[str, Any] = {}
+        if name is not None:
+            body["dataset_name"] = text(name, "name")
+        if description is not None:
+            if not isinstance(description, str):
+                raise ValidationError(f"description: expected a string, got {description!r}")
+            body["description"] = description
+        if not body:
+            raise ValidationError("update: give name and/or description")
+        self._client.request("PUT", route("/api/v1/dataset_info", ident(id, "id")), json=body)
+
+    def delete(self, id: str) -> None:
+        """Delete a dataset (refused with ConflictError while a project uses it)."""
+        self._client.request("DELETE", route("/api/v1/dataset", ident(id, "id")))
+
+    def raw_data(self, id: str, start: int, stop: int) -> builtins.list[RawData]:
+        """Files ``start`` to ``stop - 1`` of a dataset, in upload order."""
+        body = {"range": span(start, stop)}
+        answer = self._client.request("GET", route("/api/v1/raw_data", ident(id, "id")), json=body)
+        return [
+            wire.parse_raw_data(item, f"raw_data[{i}]")
+            for i, item in enumerate(wire.from_indexed(answer, "raw_data"))
+        ]
+
+    def iter_raw_data(self, id: str, page_size: int = 100) -> Iterator[RawData]:
+        """Every file of a dataset, fetched ``page_size`` at a time."""
+        size = check_page_size(page_size)
+        ident(id, "id")
+        return pages(lambda start, stop: self.raw_data(id, start, stop), size)
+
+    def delete_raw_data(
+        self, id: str, *, raw_id: str | None = None, filename: str | None = None
+    ) -> None:
+        """Delete one file, named by its ``raw_id`` or its ``filename`` (exactly one)."""
+        if (raw_id is None) == (filename is None):
+            raise ValidationError("delete_raw_data: give exactly one of raw_id or filename")
+        body = (
+            {"raw_id": ident(raw_id, "raw_id")}
+            if raw_id is not None
+            else {"filename": text(filename, "filename")}
+        )
+        self._client.request("DELETE", route("/api/v1/raw_data", ident(id, "id")), json=body)
+
+    def get_row(self, dataset_id: str, row_id: str) -> DataRow:
+        """One file with its storage details; ``row_id`` is a raw data id or a filename."""
+        path = route("/api/v1/dataset", ident(dataset_id, "dataset_id"), text(row_id, "row_id"))
+        return wire.parse_data_row(self._client.request("GET", path))
+
+    def upload(self, id: str, paths: Any) -> builtins.list[RawData]:
+        """Upload files to a dataset [local extension: ``POST /api/v1/raw_data/:id``].
+
+        Sent in chunks (32 files or 64 MiB per request), each file read only when its chunk
+        goes. A file whose name exists in the dataset replaces it, keeping its id; so a chunk
+        is safe to resend, and is retried like a PUT.
+        """
+        path = route("/api/v1/raw_data", ident(id, "id"))
+        files = _check_paths(paths)
+        stored: builtins.list[RawData] = []
+        for chunk in _chunks(files):
+            parts = [("files", (f.name, f.read_bytes())) for f in chunk]
+            answer = self._client.request("POST", path, files=parts, idempotent=True)
+            stored.extend(
+                wire.parse_raw_data(item, f"raw_data[{i}]")
+                for i, item in enumerate(wire.from_indexed(answer, "raw_data"))
+            )
+        return stored
+
+
+def _check_paths(paths: Any) -> builtins.list[Path]:
+    if isinstance(paths, str | os.PathLike):
+        paths = [paths]
+    try:
+        files = [Path(p) for p in paths]
+    except TypeError:
+        raise ValidationError(f"paths: expected a list of file paths, got {paths!r}") from None
+    if not files:
+        raise ValidationError("paths: no files given")
+    names: dict[str, Path] = {}
+    for i, f in enumerate(files):
+        if not f.is_file():
+            raise ValidationError(f"paths[{i}]: {str(f)!r} is not a file")
+        if f.name in names:
+            raise ValidationError(
+                f"paths[{i}]: {str(f)!r} has the same file name as {str(names[f.name])!r}; "
+                "names are unique within a dataset"
+            )
+        names[f.name] = f
+    return files
+
+
+def _chunks(files: builtins.list[Path]) -> Iterator[builtins.list[Path]]:
+    chunk: builtins.list[Path] = []
+    size = 0
+    for f in files:
+        n = f.stat().st_size
+        if chunk and (
+            len(chunk) >= UPLOAD_FILES_PER_REQUEST or size + n > UPLOAD_BYTES_PER_REQUEST
+        ):
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(f)
+        size += n
+    if chunk:
+        yield chunk

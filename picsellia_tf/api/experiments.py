@@ -1,0 +1,188 @@
+"""Experiment versions: ``/sdk/init_model``, ``delete_experiments``, training logs
+(``post_logs``, ``get_logs`` [local extension]) and previews (``get_post_url_preview``,
+storage upload, ``post_preview``, ``get_previews`` [local extension])."""
+
+from __future__ import annotations
+
+import builtins
+import io
+import os
+import threading
+import uuid
+from pathlib import Path
+from typing import Any
+
+from picsellia_tf import wire
+from picsellia_tf.api._base import Endpoints, answer_field, check_training_id, ident, route, text
+from picsellia_tf.errors import ValidationError
+from picsellia_tf.types import Experiment, Preview
+
+LogsDict = dict[str, dict[str, list[Any]]]
+
+
+class Experiments(Endpoints):
+    """Experiment versions of models: start one, stream its logs and previews."""
+
+    def __init__(self, client: Any) -> None:
+        super().__init__(client)
+        self._projects: dict[tuple[str, int], str] = {}
+        self._lock = threading.Lock()
+
+    def init(self, project_id: str, model_name: str) -> Experiment:
+        """Start a new version of ``model_name`` in a project (the model is created if new)."""
+        body = {
+            "project_id": ident(project_id, "project_id"),
+            "model_name": text(model_name, "model_name"),
+        }
+        answer = self._client.request("POST", "/sdk/init_model", json=body)
+        exp = wire.parse_experiment(answer, project_id=project_id, model_name=model_name)
+        with self._lock:
+            self._projects[(exp.network_id, exp.training_id)] = project_id
+        return exp
+
+    def delete(self, project_id: str, model_id: str, training_id: int) -> None:
+        """Delete one experiment version with its logs and previews."""
+        path = route(
+            "/api/v1/delete_experiments",
+            ident(project_id, "project_id"),
+            ident(model_id, "model_id"),
+            check_training_id(training_id, "training_id"),
+        )
+        self._client.request("DELETE", path)
+
+    def post_logs(self, training_id: int, network_id: str, logs: Any) -> int:
+        """Send scalar series ``{tag: {"step": [...], "value": [...], "wall_time"?: [...]}}``.
+
+        Points merge by ``(tag, step)`` on the server, so resending is safe (and retried).
+        Returns the number of points the server accepted.
+        """
+        encoded = wire.encode_logs(logs, "logs")
+        body = {
+            "training_id": check_training_id(training_id),
+            "network_id": ident(network_id, "network_id"),
+            "logs": encoded,
+        }
+        answer = self._client.request("POST", "/sdk/post_logs", json=body)
+        points = answer.get("points") if isinstance(answer, dict) else None
+        if points is None:
+            return sum(len(series["step"]) for series in encoded.values())
+        return int(points)
+
+    def get_logs(self, training_id: int, network_id: str) -> LogsDict:
+        """Every point stored for a version, per tag sorted by step [local extension]."""
+        body = {
+            "training_id": check_training_id(training_id),
+            "network_id": ident(network_id, "network_id"),
+        }
+        answer = self._client.request("GET", "/sdk/get_logs", json=body)
+        return wire.parse_logs(answer_field(answer, "logs"))
+
+    def upload_preview(
+        self,
+        training_id: int,
+        network_id: str,
+        image: Any,
+        *,
+        project_id: str | None = None,
+        name: str | None = None,
+    ) -> str:
+        """Upload an image (a path, encoded bytes, or a PIL image, sent as PNG) to storage.
+
+        Returns its object name, ``<project_id>/<network_id>/<training_id>/results/<name>``;
+        record it with :meth:`post_preview`. The token is not sent to the storage URL.
+        Without ``project_id``, it is looked up once from the model's experiments.
+        """
+        tid = check_training_id(training_id)
+        nid = ident(network_id, "network_id")
+        data, default_name = _image_bytes(image)
+        filename = _file_name(name if name is not None else default_name)
+        pid = (
+            ident(project_id, "project_id")
+            if project_id is not None
+            else self._project_of(nid, tid)
+        )
+        object_name = f"{pid}/{nid}/{tid}/results/{filename}"
+        answer = self._client.request(
+            "GET", "/sdk/get_post_url_preview", json={"object_name": object_name}
+        )
+        fields = answer_field(answer, "fields")
+        self._client.storage_post(answer_field(answer, "url"), fields, filename, data)
+        return object_name
+
+    def post_preview(self, training_id: int, network_id: str, object_names: Any) -> None:
+        """Record uploaded images as previews of a version (each name is recorded once)."""
+        if isinstance(object_names, str):
+            object_names = [object_names]
+        names = [text(n, f"object_names[{i}]") for i, n in enumerate(object_names)]
+        if not names:
+            raise ValidationError("object_names: no object names given")
+        body = {
+            "training_id": check_training_id(training_id),
+            "network_id": ident(network_id, "network_id"),
+            "urls": names,
+        }
+        self._client.request("POST", "/sdk/post_preview", json=body)
+
+    def previews(self, training_id: int, network_id: str) -> builtins.list[Preview]:
+        """The previews of a version, in the order first posted [local extension]."""
+        body = {
+            "training_id": check_training_id(training_id),
+            "network_id": ident(network_id, "network_id"),
+        }
+        answer = self._client.request("GET", "/sdk/get_previews", json=body)
+        return [
+            wire.parse_preview(p, f"previews[{i}]")
+            for i, p in enumerate(wire.from_indexed(answer_field(answer, "previews"), "previews"))
+        ]
+
+    def _project_of(self, network_id: str, tid: int) -> str:
+        with self._lock:
+            known = self._projects.get((network_id, tid))
+        if known is not None:
+            return known
+        model = self._client.models.get(network_id)
+        with self._lock:
+            for exp in model.experiments:
+                if exp.project_id:
+                    self._projects[(network_id, exp.training_id)] = exp.project_id
+            known = self._projects.get((network_id, tid))
+        if known is None:
+            raise ValidationError(
+                f"training_id: model {network_id} has no experiment version {tid} with a "
+                "project; pass project_id"
+            )
+        return known
+
+
+_PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def _image_bytes(image: Any) -> tuple[bytes, str]:
+    """The bytes to upload and a default file name."""
+    stamp = uuid.uuid4().hex[:12]
+    if isinstance(image, str | os.PathLike):
+        path = Path(image)
+        if not path.is_file():
+            raise ValidationError(f"image: {str(path)!r} is not a file")
+        return path.read_bytes(), path.name
+    if isinstance(image, bytes | bytearray | memoryview):
+        data = bytes(image)
+        if not data:
+            raise ValidationError("image: empty bytes")
+        ext = ".png" if data.startswith(_PNG) else ".jpg" if data[:3] == b"\xff\xd8\xff" else ".bin"
+        return data, f"preview-{stamp}{ext}"
+    if hasattr(image, "save") and hasattr(image, "mode"):  # a PIL image; PIL loaded only if used
+        buf = io.BytesIO()
+        image.save(buf, format="PNG")
+        return buf.getvalue(), f"preview-{stamp}.png"
+    raise ValidationError(
+        f"image: expected a file path, encoded image bytes or a PIL image, got "
+        f"{type(image).__name__}"
+    )
+
+
+def _file_name(name: Any) -> str:
+    name = text(name, "name")
+    if "/" in name or "\\" in name or name in (".", ".."):
+        raise ValidationError(f"name: {name!r} must be a plain file name, without '/'")
+    return name

@@ -1,0 +1,62 @@
+"""Models: ``models_list``, ``model_infos`` (read, update), ``delete_model``."""
+
+from __future__ import annotations
+
+import builtins
+from typing import Any
+
+from picsellia_tf import wire
+from picsellia_tf.api._base import Endpoints, ident, route, text
+from picsellia_tf.errors import ValidationError
+from picsellia_tf.types import Model
+
+_STR_FIELDS = ("model_name", "description", "github_link", "paper_link")
+UPDATABLE = (*_STR_FIELDS, "private", "tags")
+
+
+class Models(Endpoints):
+    """The models of the token's organisation (created by ``experiments.init``)."""
+
+    def list(self) -> builtins.list[Model]:
+        """Every model, with its tags and the projects using it."""
+        answer = self._client.request("GET", "/api/v1/models_list")
+        return [wire.parse_model(m) for m in wire.from_indexed(answer, "models_list")]
+
+    def get(self, id: str) -> Model:
+        """One model in full, with its experiment versions."""
+        answer = self._client.request("GET", route("/api/v1/model_infos", ident(id, "id")))
+        return wire.parse_model(answer)
+
+    def update(self, id: str, **fields: Any) -> None:
+        """Change any of ``model_name``, ``description``, ``github_link``, ``paper_link``,
+        ``private`` (bool), ``tags`` (list of str)."""
+        if not fields:
+            raise ValidationError(f"update: give at least one of {', '.join(UPDATABLE)}")
+        unknown = sorted(set(fields) - set(UPDATABLE))
+        if unknown:
+            raise ValidationError(
+                f"update: unknown field(s) {', '.join(unknown)}; known: {', '.join(UPDATABLE)}"
+            )
+        body: dict[str, Any] = {}
+        for key, value in fields.items():
+            if key == "model_name":
+                body[key] = text(value, key)
+            elif key in _STR_FIELDS:
+                if not isinstance(value, str):
+                    raise ValidationError(f"{key}: expected a string, got {value!r}")
+                body[key] = value
+            elif key == "private":
+                if not isinstance(value, bool):
+                    raise ValidationError(f"private: expected True or False, got {value!r}")
+                body[key] = value
+            else:
+                if not isinstance(value, list | tuple) or not all(
+                    isinstance(t, str) for t in value
+                ):
+                    raise ValidationError(f"tags: expected a list of strings, got {value!r}")
+                body[key] = list(value)
+        self._client.request("PUT", route("/api/v1/model_infos", ident(id, "id")), json=body)
+
+    def delete(self, id: str) -> None:
+        """Delete a model with its experiments, logs and previews."""
+        self._client.request("DELETE", route("/api/v1/delete_model", ident(id, "id")))

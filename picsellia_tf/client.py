@@ -1,0 +1,577 @@
+"""The HTTP client: one session, auth, timeouts, retries and error mapping.
+
+:meth:`Client.request` is the only place that sends API requests; the endpoint wrappers in
+:mod:`picsellia_tf.api` build on it. Storage URLs (presigned, signed) go through
+:meth:`Client.storage_get`, :meth:`Client.storage_post` and :meth:`Client.download`, on a
+second session that never carries the token.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import hashlib
+import json as jsonlib
+import logging
+import os
+import random
+import re
+import tempfile
+import time
+from collections.abc import Callable, Mapping, Sequence
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urljoin, urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from picsellia_tf._version import __version__
+from picsellia_tf.errors import (
+    APIError,
+    BadRequestError,
+    ConfigurationError,
+    NetworkError,
+    RateLimitError,
+    RequestTimeout,
+    ServerError,
+    ValidationError,
+    error_for_status,
+)
+from picsellia_tf.types import Account
+
+if TYPE_CHECKING:
+    from picsellia_tf.api.annotations import Annotations
+    from picsellia_tf.api.datasets import Datasets
+    from picsellia_tf.api.experiments import Experiments
+    from picsellia_tf.api.models import Models
+    from picsellia_tf.api.projects import Projects
+
+logger = logging.getLogger("picsellia_tf.client")
+
+DEFAULT_HOST = "https://app.picsellia.com"
+POOL_SIZE = 32
+RETRY_STATUSES = frozenset({429, 502, 503, 504})
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+IDEMPOTENT_POSTS = frozenset({"/sdk/post_logs"})
+BACKOFF_BASE = 0.5
+BACKOFF_CAP = 8.0
+MAX_REDIRECTS = 5
+MAX_MESSAGE = 500
+_CHUNK = 1 << 16
+
+# (field name, (filename, bytes)) parts of a multipart body.
+FileParts = Sequence[tuple[str, tuple[str, bytes]]]
+# What a failed attempt leaves behind: an API error with a retryable status, or a network error.
+_Failure = APIError | NetworkError
+
+
+class _Secret:
+    """A string that never shows itself in a repr, str or pickle."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "<secret>"
+
+    __str__ = __repr__
+
+    def __reduce__(self) -> Any:
+        raise TypeError("the API token cannot be pickled")
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    port = parts.port or {"http": 80, "https": 443}.get(scheme)
+    return scheme, (parts.hostname or "").lower(), port
+
+
+class _BearerAuth(requests.auth.AuthBase):
+    """Adds ``Authorization: Bearer`` only to requests for the configured host."""
+
+    def __init__(self, token: _Secret, origin: tuple[str, str, int | None]) -> None:
+        self._token = token
+        self._origin = origin
+
+    def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
+        if r.url and _origin(r.url) == self._origin:
+            r.headers["Authorization"] = f"Bearer {self._token.reveal()}"
+        else:
+            r.headers.pop("Authorization", None)
+        return r
+
+    def __repr__(self) -> str:
+        return "<BearerAuth>"
+
+
+def _new_session(auth: requests.auth.AuthBase | None) -> requests.Session:
+    session = requests.Session()
+    adapter = HTTPAdapter(pool_connections=8, pool_maxsize=POOL_SIZE, max_retries=0)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    session.headers["User-Agent"] = (
+        f"picsellia-tf/{__version__} python-requests/{requests.__version__}"
+    )
+    session.auth = auth
+    return session
+
+
+def _validate_host(host: str, source: str) -> str:
+    host = host.strip().rstrip("/")
+    parts = urlsplit(host)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigurationError(
+            f"{source}: {host!r} is not an http(s) URL; expected e.g. {DEFAULT_HOST}"
+        )
+    if parts.query or parts.fragment or parts.username or parts.password:
+        raise ConfigurationError(
+            f"{source}: {parts.scheme}://{parts.hostname} must not carry a query, fragment "
+            "or credentials"
+        )
+    try:
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError:
+        raise ConfigurationError(f"{source}: {host!r} has an invalid port") from None
+    return host
+
+
+def _parse_retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+_OBJECT_AT = re.compile(r"<[\w.]+ object at 0x[0-9a-fA-F]+>:?\s*")
+
+
+def _describe(exc: BaseException) -> str:
+    """The innermost useful reason of a requests/urllib3 exception, in one short line."""
+    reason: BaseException = exc
+    for _ in range(8):
+        inner = getattr(reason, "reason", None)
+        if not isinstance(inner, BaseException) and reason.args:
+            inner = reason.args[0] if isinstance(reason.args[0], BaseException) else None
+        if not isinstance(inner, BaseException) or inner is reason:
+            break
+        reason = inner
+    text = _OBJECT_AT.sub("", str(reason)).strip() or type(reason).__name__
+    return text[:200]
+
+
+class Client:
+    """A connection to the Picsellia platform's v1 API.
+
+    The token comes from ``token`` or ``$PICSELLIA_TOKEN``, the host from ``host``,
+    ``$PICSELLIA_HOST`` or ``https://app.picsellia.com``. Safe to share between threads.
+    """
+
+    def __init__(
+        self,
+        token: str | None = None,
+        host: str | None = None,
+        *,
+        timeout: float = 30.0,
+        max_retries: int = 5,
+        retry_deadline: float = 60.0,
+    ) -> None:
+        raw = token if token is not None else os.environ.get("PICSELLIA_TOKEN")
+        if raw is None or not isinstance(raw, str) or not raw.strip():
+            raise ConfigurationError(
+                "no API token: pass Client(token=...) or set the PICSELLIA_TOKEN environment "
+                "variable (your token is in your Picsellia profile settings, 'API token')"
+            )
+        if not raw.isprintable() or any(c.isspace() for c in raw):
+            raise ConfigurationError(
+                "the API token is malformed: it must be one word of printable characters "
+                "(the token itself is not shown)"
+            )
+        if host is not None:
+            self._host = _validate_host(host, "host")
+        elif os.environ.get("PICSELLIA_HOST"):
+            self._host = _validate_host(os.environ["PICSELLIA_HOST"], "PICSELLIA_HOST")
+        else:
+            self._host = DEFAULT_HOST
+        for name, value in (("timeout", timeout), ("retry_deadline", retry_deadline)):
+            if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+                raise ValidationError(f"{name}: expected a number of seconds >= 0, got {value!r}")
+        if timeout <= 0:
+            raise ValidationError(f"timeout: must be > 0 seconds, got {timeout!r}")
+        if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
+            raise ValidationError(f"max_retries: expected an int >= 0, got {max_retries!r}")
+        self.timeout = float(timeout)
+        self.max_retries = max_retries
+        self.retry_deadline = float(retry_deadline)
+        self._token = _Secret(raw)
+        self._origin = _origin(self._host)
+        self._session = _new_session(_BearerAuth(self._token, self._origin))
+        self._session.headers["Accept"] = "application/json"
+        self._storage = _new_session(None)
+
+    # ------------------------------------------------------------------ identity
+
+    @property
+    def host(self) -> str:
+        """The platform's base URL, without a trailing slash."""
+        return self._host
+
+    def __repr__(self) -> str:
+        return f"Client(host={self._host!r})"
+
+    __str__ = __repr__
+
+    def __reduce__(self) -> Any:
+        raise TypeError("a Client cannot be pickled (it holds the API token); make a new one")
+
+    def close(self) -> None:
+        """Close the pooled connections."""
+        self._session.close()
+        self._storage.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ endpoint groups
+
+    @cached_property
+    def projects(self) -> Projects:
+        """Projects: create, list, infos, team, labels, Q&A, stats, models."""
+        from picsellia_tf.api.projects import Projects
+
+        return Projects(self)
+
+    @cached_property
+    def datasets(self) -> Datasets:
+        """Datasets and their raw data."""
+        from picsellia_tf.api.datasets import Datasets
+
+        return Datasets(self)
+
+    @cached_property
+    def models(self) -> Models:
+        """Models: list, infos, delete."""
+        from picsellia_tf.api.models import Models
+
+        return Models(self)
+
+    @cached_property
+    def experiments(self) -> Experiments:
+        """Experiment versions: init, training logs, previews."""
+        from picsellia_tf.api.experiments import Experiments
+
+        return Experiments(self)
+
+    @cached_property
+    def annotations(self) -> Annotations:
+        """A project's annotations: read by range, upload."""
+        from picsellia_tf.api.annotations import Annotations
+
+        return Annotations(self)
+
+    def check_connection(self) -> Account:
+        """Who the token belongs to (``GET /sdk/check_connection``)."""
+        from picsellia_tf.wire import parse_account
+
+        return parse_account(self.request("GET", "/sdk/check_connection"))
+
+    # ------------------------------------------------------------------ API transport
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        files: FileParts | None = None,
+        idempotent: bool | None = None,
+    ) -> Any:
+        """Send one API request and return its decoded JSON answer.
+
+        ``path`` starts with ``/`` (segments already quoted); ``json`` is the body (also on GET
+        and DELETE), or ``files`` a multipart body. Idempotent requests (GET, PUT, DELETE,
+        ``POST /sdk/post_logs``, or ``idempotent=True``) are retried per docs/wire.md.
+        Raises the :mod:`picsellia_tf.errors` exception of the failure's family.
+        """
+        method = method.upper()
+        if not isinstance(path, str) or not path.startswith("/"):
+            raise ValidationError(f"path: must start with '/', got {path!r}")
+        if idempotent is None:
+            idempotent = method in IDEMPOTENT_METHODS or (
+                method == "POST" and path.split("?")[0] in IDEMPOTENT_POSTS
+            )
+        headers: dict[str, str] = {}
+        data: bytes | None = None
+        if json is not None and files is None:
+            try:
+                data = jsonlib.dumps(json).encode("utf-8")
+            except (TypeError, ValueError) as exc:
+                raise ValidationError(f"request body of {method} {path}: {exc}") from None
+            headers["Content-Type"] = "application/json"
+        extra = {"files": list(files), "data": json} if files is not None else {}
+        url = self._host + path
+
+        def send(timeout: float) -> requests.Response:
+            return self._send_api(method, url, path, data, headers, extra, timeout)
+
+        response = self._with_retries(method, path, send, idempotent, self._host)
+        return self._decode(response, method, path)
+
+    def _send_api(
+        self,
+        method: str,
+        url: str,
+        path: str,
+        data: bytes | None,
+        headers: dict[str, str],
+        extra: dict[str, Any],
+        timeout: float,
+    ) -> requests.Response:
+        """One attempt, following redirects only within the configured host."""
+        for _ in range(MAX_REDIRECTS + 1):
+            response = self._session.request(
+                method,
+                url,
+                data=data,
+                headers=headers,
+                timeout=timeout,
+                allow_redirects=False,
+                **extra,
+            )
+            location = response.headers.get("Location")
+            if response.status_code not in (301, 302, 303, 307, 308) or not location:
+                return response
+            target = urljoin(url, location)
+            response.close()
+            if _origin(target) != self._origin:
+                scheme, hostname, port = _origin(target)
+                raise BadRequestError(
+                    response.status_code,
+                    method,
+                    path,
+                    f"redirected to another host ({scheme}://{hostname}:{port}); not followed, "
+                    f"so the token stays with {self._host}. Check the host setting.",
+                )
+            if response.status_code in (301, 302, 303) and method not in ("GET", "HEAD"):
+                method, data, extra = "GET", None, {}
+            url = target
+        raise BadRequestError(
+            response.status_code, method, path, f"more than {MAX_REDIRECTS} redirects"
+        )
+
+    def _decode(self, response: requests.Response, method: str, path: str) -> Any:
+        if response.status_code >= 300:
+            raise self._error(response, method, path)
+        if not response.content:
+            return None
+        try:
+            return response.json()
+        except ValueError:
+            kind = response.headers.get("Content-Type", "no content type")
+            raise ServerError(
+                response.status_code,
+                method,
+                path,
+                f"expected a JSON answer, got {kind}: {self._scrub(response.text[:200])!r}",
+            ) from None
+
+    # ------------------------------------------------------------------ storage transport
+
+    def storage_get(self, url: str) -> bytes:
+        """The bytes at a signed storage URL (never sends the token; retried like a GET)."""
+        path = self._storage_path(url)
+
+        def send(timeout: float) -> requests.Response:
+            return self._storage.get(url, timeout=timeout)
+
+        response = self._with_retries("GET", path, send, True, url)
+        if response.status_code >= 300:
+            raise self._error(response, "GET", path)
+        return response.content
+
+    def storage_post(self, url: str, fields: Mapping[str, Any], filename: str, data: bytes) -> None:
+        """Upload ``data`` to a presigned POST URL as the multipart part ``file``.
+
+        Never sends the token. Retried like a PUT: a presigned POST names its object key, so
+        sending it again only rewrites the same object.
+        """
+        path = self._storage_path(url)
+        form = {str(k): str(v) for k, v in fields.items()}
+
+        def send(timeout: float) -> requests.Response:
+            return self._storage.post(
+                url, data=form, files={"file": (filename, data)}, timeout=timeout
+            )
+
+        response = self._with_retries("POST", path, send, True, url)
+        if response.status_code >= 300:
+            raise self._error(response, "POST", path)
+
+    def download(
+        self, url: str, dest_path: str | os.PathLike[str], *, sha256: str | None = None
+    ) -> int:
+        """Stream a signed storage URL to ``dest_path`` atomically; returns the byte count.
+
+        Written to a temporary file beside the destination, then renamed. With ``sha256``,
+        a download whose digest differs is retried, then raises :class:`NetworkError`.
+        """
+        path = self._storage_path(url)
+        dest = Path(dest_path)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        written = 0
+
+        def send(timeout: float) -> requests.Response:
+            nonlocal written
+            response = self._storage.get(url, timeout=timeout, stream=True)
+            if response.status_code >= 300:
+                response.content  # noqa: B018 - read the error body, release the connection
+                return response
+            fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
+            try:
+                digest = hashlib.sha256()
+                size = 0
+                with os.fdopen(fd, "wb") as out:
+                    for chunk in response.iter_content(_CHUNK):
+                        out.write(chunk)
+                        digest.update(chunk)
+                        size += len(chunk)
+                if sha256 is not None and digest.hexdigest() != sha256.lower():
+                    raise NetworkError(
+                        f"download of {path} is corrupt: sha256 {digest.hexdigest()} "
+                        f"!= expected {sha256}",
+                        method="GET",
+                        path=path,
+                    )
+                os.replace(tmp, dest)
+                written = size
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+            finally:
+                response.close()
+            return response
+
+        response = self._with_retries("GET", path, send, True, url)
+        if response.status_code >= 300:
+            raise self._error(response, "GET", path)
+        return written
+
+    @staticmethod
+    def _storage_path(url: str) -> str:
+        """The URL without its query string (the signature), for messages."""
+        if not isinstance(url, str):
+            raise ValidationError(f"url: expected a string, got {type(url).__name__}")
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValidationError(f"url: not an absolute http(s) URL: {url[:100]!r}")
+        return f"{parts.scheme}://{parts.netloc}{parts.path}"
+
+    # ------------------------------------------------------------------ retries and errors
+
+    def _with_retries(
+        self,
+        method: str,
+        path: str,
+        send: Callable[[float], requests.Response],
+        idempotent: bool,
+        target: str,
+    ) -> requests.Response:
+        """Call ``send(timeout)`` until it succeeds, or the retry budget is spent."""
+        start = time.monotonic()
+        attempt = 0
+        while True:
+            remaining = self.retry_deadline - (time.monotonic() - start)
+            timeout = max(0.05, min(self.timeout, remaining)) if idempotent else self.timeout
+            failure: _Failure | None = None
+            try:
+                response = send(timeout)
+            except APIError:
+                raise
+            except NetworkError as exc:
+                failure = exc
+            except requests.exceptions.RequestException as exc:
+                failure = self._network_error(exc, method, path, target, timeout)
+            else:
+                if response.status_code not in RETRY_STATUSES:
+                    return response
+                if not idempotent:
+                    return response
+                failure = self._error(response, method, path)
+            if not idempotent:
+                raise failure
+            attempt += 1
+            elapsed = time.monotonic() - start
+            delay = random.uniform(0, min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (attempt - 1)))
+            if isinstance(failure, RateLimitError) and failure.retry_after is not None:
+                delay = failure.retry_after
+            if attempt > self.max_retries or elapsed + delay >= self.retry_deadline:
+                raise failure
+            logger.info(
+                "%s %s failed (%s); retry %d/%d in %.2f s",
+                method,
+                path,
+                failure.status or type(failure).__name__,
+                attempt,
+                self.max_retries,
+                delay,
+            )
+            time.sleep(delay)
+
+    def _network_error(
+        self,
+        exc: requests.exceptions.RequestException,
+        method: str,
+        path: str,
+        target: str,
+        timeout: float,
+    ) -> NetworkError:
+        where = _origin(target)
+        server = f"{where[0]}://{where[1]}:{where[2]}"
+        if isinstance(exc, requests.exceptions.Timeout):
+            return RequestTimeout(
+                f"{server} did not answer {method} {path} within {timeout:g} s",
+                method=method,
+                path=path,
+            )
+        reason = self._scrub(_describe(exc))
+        return NetworkError(
+            f"cannot reach {server} for {method} {path}: {reason}", method=method, path=path
+        )
+
+    def _error(self, response: requests.Response, method: str, path: str) -> APIError:
+        message = ""
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if isinstance(body, Mapping):
+            message = str(body.get("error") or body.get("message") or "")
+        elif isinstance(body, str):
+            message = body
+        if not message:
+            message = response.text.strip() or response.reason or "no message"
+        message = self._scrub(message)
+        if len(message) > MAX_MESSAGE:
+            message = message[:MAX_MESSAGE] + "..."
+        retry_after = _parse_retry_after(response.headers.get("Retry-After"))
+        return error_for_status(response.status_code, method, path, message, retry_after)
+
+    def _scrub(self, text: str) -> str:
+        token = self._token.reveal()
+        return text.replace(token, "<token>") if token in text else text

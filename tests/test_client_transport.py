@@ -1,0 +1,435 @@
+"""The client's transport against small scripted HTTP servers on loopback: configuration,
+error mapping, retries, timeouts, redirects, storage URLs, and where the token may go."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import pickle
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+import requests
+
+from picsellia_tf.client import Client
+from picsellia_tf.errors import (
+    AuthenticationError,
+    BadRequestError,
+    ConfigurationError,
+    ConflictError,
+    NetworkError,
+    NotFoundError,
+    RateLimitError,
+    RequestTimeout,
+    ServerError,
+    ValidationError,
+)
+
+TOKEN = "tok-5ecret-0123456789abcdef"
+
+# A reply: (status, headers, body bytes)
+Reply = tuple[int, dict[str, str], bytes]
+
+
+def json_reply(status: int, body: Any, **headers: str) -> Reply:
+    return status, {"Content-Type": "application/json", **headers}, json.dumps(body).encode()
+
+
+class Recorder:
+    """A loopback HTTP server recording every request and answering from ``script``."""
+
+    def __init__(self, script: Callable[[Recorder, str, str, bytes], Reply] | None = None):
+        self.requests: list[dict[str, Any]] = []
+        self.script = script or (lambda rec, method, path, body: json_reply(200, {"ok": True}))
+        recorder = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def _handle(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                recorder.requests.append(
+                    {
+                        "method": self.command,
+                        "path": self.path,
+                        "headers": dict(self.headers),
+                        "body": body,
+                    }
+                )
+                status, headers, payload = recorder.script(recorder, self.command, self.path, body)
+                self.send_response(status)
+                for key, value in headers.items():
+                    self.send_header(key, value)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            do_GET = do_POST = do_PUT = do_DELETE = _handle
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def all_headers_text(self) -> str:
+        return json.dumps([r["headers"] for r in self.requests]) + "".join(
+            r["path"] + r["body"].decode("latin-1") for r in self.requests
+        )
+
+
+@pytest.fixture
+def recorder() -> Iterator[Recorder]:
+    rec = Recorder()
+    yield rec
+    rec.close()
+
+
+@pytest.fixture
+def other_host() -> Iterator[Recorder]:
+    rec = Recorder()
+    yield rec
+    rec.close()
+
+
+def make_client(url: str, **kw: Any) -> Client:
+    kw.setdefault("timeout", 2.0)
+    kw.setdefault("retry_deadline", 5.0)
+    return Client(TOKEN, url, **kw)
+
+
+# --------------------------------------------------------------------------- configuration
+
+
+def test_token_and_host_from_environment(monkeypatch, recorder):
+    monkeypatch.setenv("PICSELLIA_TOKEN", TOKEN)
+    monkeypatch.setenv("PICSELLIA_HOST", recorder.url + "/")
+    client = Client()
+    assert client.host == recorder.url
+    client.request("GET", "/sdk/check_connection")
+    assert recorder.requests[0]["headers"]["Authorization"] == f"Bearer {TOKEN}"
+
+
+def test_default_host(monkeypatch):
+    monkeypatch.delenv("PICSELLIA_HOST", raising=False)
+    assert Client(TOKEN).host == "https://app.picsellia.com"
+
+
+def test_missing_token_says_how_to_set_it(monkeypatch):
+    monkeypatch.delenv("PICSELLIA_TOKEN", raising=False)
+    with pytest.raises(ConfigurationError, match="PICSELLIA_TOKEN"):
+        Client(host="http://127.0.0.1:1")
+    with pytest.raises(ConfigurationError, match="no API token"):
+        Client("", host="http://127.0.0.1:1")
+
+
+def test_malformed_token_is_refused_without_echoing_it():
+    with pytest.raises(ConfigurationError) as info:
+        Client("abc def\nInjected: x", host="http://127.0.0.1:1")
+    assert "abc def" not in str(info.value) and "malformed" in str(info.value)
+
+
+@pytest.mark.parametrize("host", ["ftp://x.org", "app.picsellia.com", "http://", "http://h:99999"])
+def test_bad_host_names_the_setting(host):
+    with pytest.raises(ConfigurationError, match="host"):
+        Client(TOKEN, host)
+
+
+@pytest.mark.parametrize(
+    ("kw", "message"),
+    [
+        ({"timeout": 0}, "timeout"),
+        ({"max_retries": -1}, "max_retries"),
+        ({"retry_deadline": "x"}, "retry_deadline"),
+    ],
+)
+def test_bad_numbers_are_validation_errors(kw, message):
+    with pytest.raises(ValidationError, match=message):
+        Client(TOKEN, "http://127.0.0.1:1", **kw)
+
+
+def test_token_not_in_repr_str_vars_or_pickle():
+    client = Client(TOKEN, "http://127.0.0.1:1")
+    assert TOKEN not in repr(client) and TOKEN not in str(client)
+    assert "127.0.0.1:1" in repr(client)
+    assert TOKEN not in repr(vars(client)) and TOKEN not in str(vars(client))
+    assert TOKEN not in repr(client._session.auth)
+    with pytest.raises(TypeError):
+        pickle.dumps(client)
+
+
+def test_user_agent_json_body_on_get_and_nan(recorder):
+    client = make_client(recorder.url)
+    client.request("GET", "/api/v1/raw_data/x", json={"range": [0, 2], "v": float("nan")})
+    sent = recorder.requests[0]
+    assert sent["headers"]["User-Agent"].startswith("picsellia-tf/")
+    assert "python-requests/" in sent["headers"]["User-Agent"]
+    assert sent["headers"]["Content-Type"] == "application/json"
+    assert sent["body"] == b'{"range": [0, 2], "v": NaN}'
+
+
+def test_pool_is_large_enough_for_concurrent_downloads():
+    client = Client(TOKEN, "http://127.0.0.1:1")
+    adapter = client._session.get_adapter("http://127.0.0.1:1")
+    assert adapter._pool_maxsize >= 16  # type: ignore[attr-defined]
+    assert client._storage.get_adapter("http://x")._pool_maxsize >= 16  # type: ignore[attr-defined]
+
+
+# --------------------------------------------------------------------------- errors
+
+
+@pytest.mark.parametrize(
+    ("status", "cls"),
+    [
+        (400, BadRequestError),
+        (401, AuthenticationError),
+        (403, AuthenticationError),
+        (404, NotFoundError),
+        (405, BadRequestError),
+        (409, ConflictError),
+        (413, BadRequestError),
+        (500, ServerError),
+    ],
+)
+def test_status_maps_to_error_family_with_message(recorder, status, cls):
+    recorder.script = lambda *a: json_reply(status, {"error": f"field 'x' broke {status}"})
+    client = make_client(recorder.url)
+    with pytest.raises(cls) as info:
+        client.request("PUT", "/api/v1/project_infos/p", json={})
+    err = info.value
+    assert (err.status, err.method, err.path) == (status, "PUT", "/api/v1/project_infos/p")
+    assert err.message == f"field 'x' broke {status}"
+    assert len(recorder.requests) == 1
+
+
+def test_plain_text_error_is_truncated_and_token_scrubbed(recorder):
+    text = f"echo {TOKEN} " + "x" * 5000
+    recorder.script = lambda *a: (400, {"Content-Type": "text/plain"}, text.encode())
+    with pytest.raises(BadRequestError) as info:
+        make_client(recorder.url).request("GET", "/sdk/check_connection")
+    assert TOKEN not in str(info.value) and "<token>" in info.value.message
+    assert len(info.value.message) < 600
+
+
+def test_non_json_success_is_a_server_error(recorder):
+    recorder.script = lambda *a: (200, {"Content-Type": "text/html"}, b"<html>login</html>")
+    with pytest.raises(ServerError, match="expected a JSON answer, got text/html"):
+        make_client(recorder.url).request("GET", "/api/v1/project_list")
+
+
+def test_bare_string_and_empty_answers(recorder):
+    answers = iter([json_reply(200, "Model attached"), (200, {}, b"")])
+    recorder.script = lambda *a: next(answers)
+    client = make_client(recorder.url)
+    assert client.request("POST", "/api/v1/attach_model/p/m") == "Model attached"
+    assert client.request("DELETE", "/api/v1/dataset/d") is None
+
+
+def test_path_must_be_absolute(recorder):
+    with pytest.raises(ValidationError, match="path"):
+        make_client(recorder.url).request("GET", "sdk/check_connection")
+    assert recorder.requests == []
+
+
+# --------------------------------------------------------------------------- retries
+
+
+def scripted(*replies: Reply) -> Callable[..., Reply]:
+    queue = list(replies)
+    return lambda *a: queue.pop(0) if queue else json_reply(200, {"ok": True})
+
+
+def test_get_retries_503_then_succeeds(recorder):
+    recorder.script = scripted(json_reply(503, {"error": "busy"}), json_reply(502, {"error": "x"}))
+    assert make_client(recorder.url).request("GET", "/api/v1/project_list") == {"ok": True}
+    assert len(recorder.requests) == 3
+
+
+def test_post_logs_is_retried_but_other_posts_are_not(recorder):
+    recorder.script = scripted(json_reply(503, {"error": "busy"}))
+    client = make_client(recorder.url)
+    assert client.request("POST", "/sdk/post_logs", json={}) == {"ok": True}
+    assert len(recorder.requests) == 2
+    recorder.script = scripted(json_reply(503, {"error": "busy"}))
+    with pytest.raises(ServerError) as info:
+        client.request("POST", "/sdk/init_model", json={})
+    assert info.value.status == 503 and len(recorder.requests) == 3
+
+
+def test_retries_stop_after_max_retries(recorder):
+    recorder.script = lambda *a: json_reply(504, {"error": "gateway"})
+    with pytest.raises(ServerError) as info:
+        make_client(recorder.url, max_retries=2).request("GET", "/api/v1/models_list")
+    assert info.value.status == 504 and len(recorder.requests) == 3
+
+
+def test_500_is_not_retried(recorder):
+    recorder.script = lambda *a: json_reply(500, {"error": "bug"})
+    with pytest.raises(ServerError):
+        make_client(recorder.url).request("GET", "/api/v1/models_list")
+    assert len(recorder.requests) == 1
+
+
+def test_429_honours_retry_after(recorder):
+    recorder.script = scripted(json_reply(429, {"error": "slow down"}, **{"Retry-After": "0.6"}))
+    start = time.monotonic()
+    make_client(recorder.url).request("GET", "/api/v1/models_list")
+    assert time.monotonic() - start >= 0.55
+    assert len(recorder.requests) == 2
+
+
+def test_429_beyond_the_deadline_raises_rate_limit_at_once(recorder):
+    recorder.script = lambda *a: json_reply(429, {"error": "slow down"}, **{"Retry-After": "30"})
+    start = time.monotonic()
+    with pytest.raises(RateLimitError) as info:
+        make_client(recorder.url, retry_deadline=2.0).request("GET", "/api/v1/models_list")
+    assert info.value.retry_after == 30 and time.monotonic() - start < 1.0
+
+
+def listener() -> tuple[socket.socket, str]:
+    """A socket that accepts connections and never answers."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(16)
+    return sock, f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+
+def test_silent_server_times_out_within_retry_deadline():
+    sock, url = listener()
+    try:
+        client = make_client(url, timeout=0.3, retry_deadline=1.2)
+        start = time.monotonic()
+        with pytest.raises(RequestTimeout, match="did not answer GET /sdk/check_connection"):
+            client.request("GET", "/sdk/check_connection")
+        elapsed = time.monotonic() - start
+        assert 0.3 <= elapsed < 2.0
+        start = time.monotonic()
+        with pytest.raises(RequestTimeout):
+            client.request("POST", "/sdk/init_model", json={})
+        assert time.monotonic() - start < 0.9  # sent once, not retried
+    finally:
+        sock.close()
+
+
+def test_connection_refused_is_a_network_error():
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    client = make_client(f"http://127.0.0.1:{port}", retry_deadline=0.5)
+    with pytest.raises(NetworkError) as info:
+        client.request("GET", "/sdk/check_connection")
+    assert not isinstance(info.value, RequestTimeout)
+    assert "cannot reach" in str(info.value) and "refused" in str(info.value).lower()
+    assert TOKEN not in str(info.value) and info.value.__cause__ is None
+
+
+# --------------------------------------------------------------------------- where the token goes
+
+
+def test_redirect_to_another_host_is_not_followed(recorder, other_host):
+    recorder.script = lambda *a: (302, {"Location": other_host.url + "/steal"}, b"")
+    with pytest.raises(BadRequestError, match="redirected to another host") as info:
+        make_client(recorder.url).request("GET", "/sdk/check_connection")
+    assert TOKEN not in str(info.value)
+    assert other_host.requests == []
+
+
+def test_redirect_within_the_host_is_followed_with_the_token(recorder):
+    def script(rec: Recorder, method: str, path: str, body: bytes) -> Reply:
+        if path == "/old":
+            return 307, {"Location": "/new"}, b""
+        return json_reply(200, {"path": path, "body": body.decode()})
+
+    recorder.script = script
+    answer = make_client(recorder.url).request("PUT", "/old", json={"a": 1})
+    assert answer == {"path": "/new", "body": '{"a": 1}'}
+    assert recorder.requests[1]["headers"]["Authorization"] == f"Bearer {TOKEN}"
+
+
+def test_storage_calls_never_carry_the_token(recorder, other_host):
+    payload = b"\x89PNG fake bytes" * 100
+    other_host.script = lambda rec, m, p, b: (
+        (200, {"Content-Type": "image/png"}, payload) if m == "GET" else (204, {}, b"")
+    )
+    client = make_client(recorder.url)
+    url = other_host.url + "/storage/a/b.png?expires=1&signature=abc"
+    assert client.storage_get(url) == payload
+    client.storage_post(other_host.url + "/storage/upload", {"key": "k"}, "p.png", b"data")
+    # the same host as the API: still no token on storage calls
+    recorder.script = lambda *a: (200, {"Content-Type": "image/png"}, payload)
+    assert client.storage_get(recorder.url + "/storage/x.png?signature=s") == payload
+    for rec in (other_host, recorder):
+        assert all("Authorization" not in r["headers"] for r in rec.requests)
+        assert TOKEN not in rec.all_headers_text()
+    post = other_host.requests[1]
+    assert b'name="key"' in post["body"] and b'filename="p.png"' in post["body"]
+    assert b'name="file"' in post["body"]
+
+
+def test_storage_errors_hide_the_signature(other_host):
+    other_host.script = lambda *a: json_reply(403, {"error": "signature expired"})
+    client = make_client("http://127.0.0.1:1")
+    with pytest.raises(AuthenticationError, match="signature expired") as info:
+        client.storage_get(other_host.url + "/storage/a.png?expires=1&signature=deadbeef")
+    assert "deadbeef" not in str(info.value) and info.value.path.endswith("/storage/a.png")
+    with pytest.raises(ValidationError, match="url"):
+        client.storage_get("/relative/path")
+
+
+def test_download_is_atomic_and_checks_sha256(tmp_path, other_host):
+    payload = bytes(range(256)) * 1000
+    replies = [json_reply(503, {"error": "busy"})]
+    other_host.script = lambda *a: replies.pop() if replies else (200, {}, payload)
+    client = make_client("http://127.0.0.1:1")
+    dest = tmp_path / "sub" / "file.bin"
+    digest = hashlib.sha256(payload).hexdigest()
+    assert client.download(other_host.url + "/storage/f", dest, sha256=digest) == len(payload)
+    assert dest.read_bytes() == payload and len(other_host.requests) == 2
+    client.max_retries = 1
+    with pytest.raises(NetworkError, match="corrupt"):
+        client.download(other_host.url + "/storage/f", tmp_path / "bad.bin", sha256="0" * 64)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["sub"]  # no partial files left
+    assert "Authorization" not in other_host.requests[-1]["headers"]
+
+
+def test_concurrent_requests_share_one_client(recorder):
+    client = make_client(recorder.url)
+    results: list[Any] = []
+
+    def work() -> None:
+        for _ in range(5):
+            results.append(client.request("GET", "/api/v1/project_list"))
+
+    threads = [threading.Thread(target=work) for _ in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == [{"ok": True}] * 80
+
+
+def test_requests_library_would_not_strip_the_header_we_add_per_request():
+    """Our auth object only signs requests for the configured origin."""
+    client = Client(TOKEN, "http://127.0.0.1:8000")
+    auth = client._session.auth
+    assert callable(auth)
+    same = requests.Request("GET", "http://127.0.0.1:8000/x").prepare()
+    other = requests.Request("GET", "http://127.0.0.1:8001/x").prepare()
+    assert auth(same).headers["Authorization"] == f"Bearer {TOKEN}"
+    assert "Authorization" not in auth(other).headers
