@@ -1,0 +1,350 @@
+"""A labelled Picsellia project as a ``tf.data.Dataset``, in one call: :func:`load`.
+
+Elements, before batching (``C`` = number of labels, ``N`` = boxes in the image):
+
+- ``"classification"``: ``(uint8[H, W, 3], int32[])``. An image's class is the label of its
+  shapes, whatever their tool (one shape, or several with the same label). An image with
+  several distinct labels, or no shape, is skipped and reported.
+- ``"multilabel"``: ``(uint8[H, W, 3], float32[C])``, a multi-hot vector of the labels of the
+  image's shapes (an annotated image with no shape gives all zeros).
+- ``"detection"``: ``(uint8[H, W, 3], {"boxes": float32[N, 4], "labels": int32[N]})``, boxes in
+  ``bbox_format`` (Keras 3's ``keras.utils.bounding_boxes`` formats). Rectangles give their box,
+  polygons their enclosing box. With ``max_boxes`` every element has exactly ``max_boxes`` rows,
+  padded with boxes of 0 and labels -1 (Keras 3's ``densify_bounding_boxes`` convention), and
+  batches are dense. Without ``max_boxes`` but with ``batch_size``, batches are
+  ``Dataset.ragged_batch``-ed: ``boxes`` is a ``RaggedTensor[B, None, 4]`` and ``labels`` a
+  ``RaggedTensor[B, None]`` (images stay dense).
+- ``"segmentation"``: ``(uint8[H, W, 3], uint8[H, W, 1])``, a class map: 0 is background, label
+  ``k`` is ``k + 1``. Rectangles and polygons are painted (rules in
+  :mod:`picsellia_tf.data.masks`); resizing is nearest-neighbour, padding 0.
+
+Label ids are the project's label order, from 0 (``DatasetInfo.label_names``). The split is a
+hash of the image id and ``seed``: stable across runs, independent of listing order. With
+``shuffle`` the order is seeded (``reshuffle_each_iteration=True``: each epoch differs, the
+sequence of epochs is the same for a seed). Images are cached on disk (see
+:mod:`picsellia_tf.data.cache`); the pipeline is pure TensorFlow ops
+(:mod:`picsellia_tf.data.pipeline`), so it can run under tf.data service.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from picsellia_tf.data.manifest import SPLITS, TASKS, Example, Skipped
+from picsellia_tf.errors import PicselliaError, ValidationError
+
+if TYPE_CHECKING:
+    import tensorflow as tf
+
+    from picsellia_tf.client import Client
+
+RESIZE_MODES: tuple[str, ...] = ("pad", "stretch")
+ON_ERROR: tuple[str, ...] = ("warn", "raise", "ignore")
+
+
+class DataError(PicselliaError):
+    """An image or shape of the project cannot be used (raised with ``on_error="raise"``)."""
+
+    def __init__(self, skipped: Skipped):
+        super().__init__(f"cannot use {skipped}")
+        self.skipped = skipped
+        self.image_id = skipped.image_id
+        self.filename = skipped.filename
+        self.reason = skipped.reason
+
+
+@dataclass
+class DatasetInfo:
+    """What :func:`load` built.
+
+    ``split_counts``: images assigned to each split (before any file was fetched).
+    ``label_counts``: per loaded split, per label: images (classification, multilabel) or
+    shapes (detection, segmentation) in the returned dataset. ``num_examples``: elements of the
+    returned dataset before sharding and batching. ``skipped``: every image or shape left out,
+    with the reason. ``unannotated``: images of the dataset with no annotation in the project
+    (not examples, not errors). ``downloaded``: files fetched by this call (0 on a warm cache).
+    """
+
+    task: str
+    label_names: list[str]
+    split: str | None
+    num_examples: int = 0
+    split_counts: dict[str, int] = field(default_factory=dict)
+    label_counts: dict[str, dict[str, int]] = field(default_factory=dict)
+    skipped: list[Skipped] = field(default_factory=list)
+    unannotated: int = 0
+    downloaded: int = 0
+    image_size: tuple[int, int] | None = None
+    bbox_format: str | None = None
+    cache_dir: str | None = None
+
+    @property
+    def num_classes(self) -> int:
+        """The number of labels."""
+        return len(self.label_names)
+
+
+def _image_size(value: Any) -> tuple[int, int] | None:
+    if value is None:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = (value, value)
+    if (
+        isinstance(value, tuple | list)
+        and len(value) == 2
+        and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value)
+    ):
+        return int(value[0]), int(value[1])
+    raise ValidationError(
+        f"image_size: expected a positive int or (height, width) of positive ints, got {value!r}"
+    )
+
+
+def _check_args(
+    task: str,
+    split: str | None,
+    val_fraction: float,
+    resize: str,
+    bbox_format: str,
+    max_boxes: int | None,
+    batch_size: int | None,
+    download_workers: int,
+    on_error: str,
+) -> None:
+    from picsellia_tf.data.pipeline import BBOX_FORMATS
+
+    def positive_int(name: str, value: Any) -> None:
+        if value is not None and (
+            not isinstance(value, int) or isinstance(value, bool) or value <= 0
+        ):
+            raise ValidationError(f"{name}: expected a positive int or None, got {value!r}")
+
+    if task not in TASKS:
+        raise ValidationError(f"task: expected one of {', '.join(TASKS)}, got {task!r}")
+    if split is not None and split not in SPLITS:
+        raise ValidationError(f"split: expected None, 'train' or 'val', got {split!r}")
+    if not isinstance(val_fraction, int | float) or not 0.0 <= val_fraction <= 1.0:
+        raise ValidationError(f"val_fraction: expected a number in [0, 1], got {val_fraction!r}")
+    if resize not in RESIZE_MODES:
+        raise ValidationError(f"resize: expected 'pad' or 'stretch', got {resize!r}")
+    if not isinstance(bbox_format, str) or bbox_format.lower() not in BBOX_FORMATS:
+        raise ValidationError(
+            f"bbox_format: expected one of {', '.join(BBOX_FORMATS)} "
+            f"(keras.utils.bounding_boxes formats), got {bbox_format!r}"
+        )
+    positive_int("max_boxes", max_boxes)
+    positive_int("batch_size", batch_size)
+    positive_int("download_workers", download_workers)
+    if on_error not in ON_ERROR:
+        raise ValidationError(f"on_error: expected 'warn', 'raise' or 'ignore', got {on_error!r}")
+
+
+def load(
+    client: Client,
+    project_id: str,
+    dataset_id: str,
+    *,
+    task: str,
+    split: str | None = None,
+    val_fraction: float = 0.2,
+    seed: int = 0,
+    image_size: int | tuple[int, int] | None = None,
+    resize: str = "pad",
+    bbox_format: str = "xyxy",
+    max_boxes: int | None = None,
+    batch_size: int | None = None,
+    shuffle: bool = True,
+    cache_dir: str | os.PathLike[str] | None = None,
+    download_workers: int = 8,
+    on_error: str = "warn",
+    input_context: tf.distribute.InputContext | None = None,
+    progress: bool = True,
+) -> tuple[tf.data.Dataset, DatasetInfo]:
+    """The project's annotated images of ``dataset_id`` as a dataset, and what went into it.
+
+    ``task``: ``"classification"``, ``"multilabel"``, ``"detection"`` or ``"segmentation"``
+    (elements in the module docstring). ``split``: ``None`` (all), ``"train"`` or ``"val"``
+    (``val_fraction`` of the images, chosen by hashing each image id with ``seed``).
+    ``image_size``: ``(height, width)`` (or one int) to resize to, by ``resize="pad"``
+    (aspect kept, centred, black padding) or ``"stretch"``; ``None`` keeps each image's size
+    (batching then needs every image to share one size). ``cache_dir``: default
+    ``$PICSELLIA_CACHE_DIR`` or ``~/.cache/picsellia_tf/images``. ``on_error``: what an unusable
+    image or shape does: ``"warn"`` (one warning summing them up), ``"raise"``
+    (:class:`DataError` naming the first), ``"ignore"``; all of them are in ``info.skipped``.
+    ``input_context``: a ``tf.distribute.InputContext``; this pipeline then reads only its
+    shard (``batch_size`` is per pipeline). ``progress``: a progress line on stderr while
+    fetching images.
+    """
+    from picsellia_tf.data import cache as cache_mod
+    from picsellia_tf.data import manifest, masks
+
+    _check_args(
+        task,
+        split,
+        val_fraction,
+        resize,
+        bbox_format,
+        max_boxes,
+        batch_size,
+        download_workers,
+        on_error,
+    )
+    size = _image_size(image_size)
+    bbox_format = bbox_format.lower()
+    if not isinstance(shuffle, bool):
+        raise ValidationError(f"shuffle: expected a bool, got {shuffle!r}")
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        raise ValidationError(f"seed: expected an int, got {seed!r}")
+
+    skipped: list[Skipped] = []
+
+    def report(items: list[Skipped]) -> None:
+        if items and on_error == "raise":
+            raise DataError(items[0])
+        skipped.extend(items)
+
+    project = client.projects.get(project_id)
+    label_names = [label.name for label in project.labels]
+    joined = manifest.join(
+        client.annotations.iter(project_id),
+        client.datasets.iter_raw_data(dataset_id),
+        label_names,
+        task=task,
+        seed=seed,
+        val_fraction=val_fraction,
+    )
+    report(joined.skipped)
+    wanted = [c for c in joined.candidates if split is None or c.split == split]
+
+    store = cache_mod.ImageCache(cache_dir)
+    items = {
+        c.image_id: cache_mod.Item(
+            cache_mod.cache_key(c.url, c.checksum), c.url, c.checksum, c.filename
+        )
+        for c in wanted
+    }
+    by_key: dict[str, Any] = {}
+    meter = cache_mod.Progress(len(items), "picsellia_tf.data", enabled=progress)
+
+    def download(url: str, dest: str) -> None:
+        client.download(url, dest)
+
+    downloaded = 0
+    outcomes = store.fetch(
+        list({i.key: i for i in items.values()}.values()),
+        download,
+        workers=download_workers,
+        progress=meter,
+    )
+    try:
+        for outcome in outcomes:
+            downloaded += outcome.downloaded
+            by_key[outcome.item.key] = outcome
+            if outcome.error and on_error == "raise":
+                image = next(c for c in wanted if items[c.image_id].key == outcome.item.key)
+                raise DataError(Skipped(image.image_id, image.filename, outcome.error))
+    finally:
+        outcomes.close()
+        meter.close()
+
+    examples: list[Example] = []
+    for c in wanted:
+        outcome = by_key[items[c.image_id].key]
+        if outcome.error:
+            skipped.append(Skipped(c.image_id, c.filename, outcome.error))
+            continue
+        example, dropped = manifest.finalize(
+            c, outcome.path, outcome.width, outcome.height, task=task, max_boxes=max_boxes
+        )
+        report(dropped)
+        examples.append(example)
+
+    mask_paths: list[str] | None = None
+    if task == "segmentation":
+        mask_paths = [
+            masks.cached_mask(store.masks_dir, items[e.image_id].key, e.shapes, e.width, e.height)
+            for e in examples
+        ]
+
+    static_size: tuple[int, int] | None = None
+    if size is None:
+        sizes = {(e.height, e.width) for e in examples}
+        if len(sizes) == 1:
+            static_size = sizes.pop()
+        elif batch_size is not None and len(sizes) > 1:
+            by_size = sorted(examples, key=lambda e: (e.height, e.width))
+            a, b = by_size[0], by_size[-1]
+            raise ValidationError(
+                f"batch_size={batch_size} needs images of one size, but {a.filename} is "
+                f"{a.width}x{a.height} and {b.filename} is {b.width}x{b.height}: "
+                "pass image_size=(height, width) to resize them"
+            )
+
+    info = DatasetInfo(
+        task=task,
+        label_names=label_names,
+        split=split,
+        num_examples=len(examples),
+        split_counts=dict(joined.split_counts),
+        label_counts=_label_counts(examples, label_names, task, split),
+        skipped=skipped,
+        unannotated=joined.unannotated,
+        downloaded=downloaded,
+        image_size=size,
+        bbox_format=bbox_format if task == "detection" else None,
+        cache_dir=store.directory,
+    )
+    if skipped and on_error == "warn":
+        warnings.warn(_summary(skipped), stacklevel=2)
+
+    from picsellia_tf.data import pipeline
+
+    ds = pipeline.build(
+        examples,
+        task=task,
+        num_classes=len(label_names),
+        mask_paths=mask_paths,
+        image_size=size,
+        static_size=static_size,
+        resize_mode=resize,
+        bbox_format=bbox_format,
+        max_boxes=max_boxes,
+        batch_size=batch_size,
+        shuffle=shuffle,
+        seed=seed,
+        input_context=input_context,
+    )
+    return ds, info
+
+
+def _label_counts(
+    examples: list[Example], label_names: list[str], task: str, split: str | None
+) -> dict[str, dict[str, int]]:
+    splits = SPLITS if split is None else (split,)
+    counts: dict[str, Counter[int]] = {s: Counter() for s in splits}
+    for e in examples:
+        if task in ("classification", "multilabel"):
+            counts[e.split].update(e.classes)
+        elif task == "detection":
+            counts[e.split].update(e.box_labels)
+        else:
+            counts[e.split].update(g.label for g in e.shapes)
+    return {s: {name: counts[s][i] for i, name in enumerate(label_names)} for s in splits}
+
+
+def _summary(skipped: list[Skipped], limit: int = 5) -> str:
+    images = sum(1 for s in skipped if s.shape_index is None)
+    shapes = len(skipped) - images
+    lines = "; ".join(str(s) for s in skipped[:limit])
+    more = f"; and {len(skipped) - limit} more" if len(skipped) > limit else ""
+    return (
+        f"picsellia_tf.data: skipped {images} image(s) and {shapes} shape(s) "
+        f"(see DatasetInfo.skipped): {lines}{more}"
+    )
+
+
+__all__ = ["load", "DatasetInfo", "DataError", "Skipped"]

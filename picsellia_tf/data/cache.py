@@ -1,0 +1,292 @@
+"""A content-addressed disk cache of dataset images, normalised once for TensorFlow.
+
+Layout under the cache directory (every write is a temporary file renamed into place, so a
+crash or a concurrent run never leaves a partial file under a final name):
+
+- ``raw/<k2>/<key>``: the bytes as downloaded. The key is ``sha256-<checksum>`` when the
+  platform gives the file's sha256 (verified on download), else ``url-<sha256 of the URL
+  without its query string>``. A changed image has a new checksum, hence a new key, and is
+  fetched again; a second run downloads nothing.
+- ``img/<k2>/<key>.jpg|.png``: the normalised image, only when the raw file is not already
+  usable as is. Normalising applies the EXIF orientation (``ImageOps.exif_transpose``: the
+  annotations are in the displayed frame) and converts grayscale, palette, RGBA (alpha is
+  dropped), CMYK and other modes to RGB; JPEG sources are re-encoded as JPEG (quality 95),
+  every other format as PNG. An RGB JPEG or PNG with no EXIF rotation is used as downloaded.
+- ``meta/<k2>/<key>.json``: the outcome (normalised path and displayed size, or why the file
+  is not a usable image), so a warm run opens no image.
+- ``masks/``: segmentation masks (:mod:`picsellia_tf.data.masks`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Generator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+from urllib.parse import urlsplit, urlunsplit
+
+from PIL import Image, ImageOps
+
+META_VERSION = 1
+"""Bumped when normalisation changes, so that cached outcomes are redone."""
+
+Download = Callable[[str, str], object]
+"""``download(url, dest_path)``: fetch ``url`` into the file ``dest_path``."""
+
+
+def default_cache_dir() -> str:
+    """``$PICSELLIA_CACHE_DIR``, else ``~/.cache/picsellia_tf/images``."""
+    env = os.environ.get("PICSELLIA_CACHE_DIR")
+    if env:
+        return env
+    return str(Path.home() / ".cache" / "picsellia_tf" / "images")
+
+
+def cache_key(url: str, checksum: str | None) -> str:
+    """The cache key of a file: its checksum, else a hash of its URL without the query."""
+    if checksum:
+        return "sha256-" + checksum.lower()
+    parts = urlsplit(url)
+    bare = urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+    return "url-" + hashlib.sha256(bare.encode()).hexdigest()
+
+
+def temp_path(path: str) -> str:
+    """A unique temporary name beside ``path`` (same directory, so renaming is atomic)."""
+    return f"{path}.{uuid.uuid4().hex}.tmp"
+
+
+def write_json_atomic(path: str, data: dict[str, object]) -> None:
+    """Write ``data`` as JSON to ``path`` through a temporary file and a rename."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = temp_path(path)
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(data, f)
+    os.replace(tmp, path)
+
+
+@dataclass(frozen=True)
+class Item:
+    """A file to have in the cache."""
+
+    key: str
+    url: str
+    checksum: str | None
+    name: str
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the cache holds for an item: a usable image, or the reason there is none.
+
+    ``downloaded`` is true when this call fetched the bytes. Download failures and checksum
+    mismatches are not cached (the next run tries again); undecodable files are.
+    """
+
+    item: Item
+    path: str | None = None
+    width: int = 0
+    height: int = 0
+    error: str | None = None
+    downloaded: bool = False
+
+
+class Progress:
+    """A single progress line on a stream (stderr), rewritten at most every 0.2 s."""
+
+    def __init__(self, total: int, label: str, stream: TextIO | None = None, enabled: bool = True):
+        self.total = total
+        self.label = label
+        self.stream = stream if stream is not None else sys.stderr
+        self.enabled = enabled and total > 0
+        self.done = self.downloaded = self.failed = 0
+        self._last = 0.0
+        self._lock = threading.Lock()
+
+    def update(self, outcome: Outcome) -> None:
+        """Count one finished item."""
+        with self._lock:
+            self.done += 1
+            self.downloaded += outcome.downloaded
+            self.failed += outcome.error is not None
+            now = time.monotonic()
+            if self.enabled and (now - self._last >= 0.2 or self.done == self.total):
+                self._last = now
+                self._write()
+
+    def _write(self) -> None:
+        self.stream.write(
+            f"\r{self.label}: {self.done}/{self.total} images "
+            f"({self.downloaded} downloaded, {self.failed} unusable)"
+        )
+        self.stream.flush()
+
+    def close(self) -> None:
+        """End the line."""
+        if self.enabled and self.done:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+class ImageCache:
+    """The image cache in ``directory`` (created on first use)."""
+
+    def __init__(self, directory: str | os.PathLike[str] | None = None):
+        self.directory = os.path.abspath(os.fspath(directory or default_cache_dir()))
+
+    def _path(self, kind: str, key: str, suffix: str = "") -> str:
+        return os.path.join(self.directory, kind, key[-2:], key + suffix)
+
+    @property
+    def masks_dir(self) -> str:
+        """Where segmentation masks are cached."""
+        return os.path.join(self.directory, "masks")
+
+    def lookup(self, item: Item) -> Outcome | None:
+        """The cached outcome for ``item``, or ``None`` if it must be (re)computed."""
+        try:
+            with open(self._path("meta", item.key, ".json"), encoding="utf-8") as f:
+                meta = json.load(f)
+        except (OSError, ValueError):
+            return None
+        if not isinstance(meta, dict) or meta.get("v") != META_VERSION:
+            return None
+        if meta.get("error"):
+            return Outcome(item, error=str(meta["error"]))
+        path = os.path.join(self.directory, str(meta.get("path", "")))
+        if not os.path.isfile(path):
+            return None
+        return Outcome(item, path=path, width=int(meta["width"]), height=int(meta["height"]))
+
+    def ensure(self, item: Item, download: Download) -> Outcome:
+        """Have ``item`` in the cache: download it if needed, verify and normalise it."""
+        cached = self.lookup(item)
+        if cached is not None:
+            return cached
+        raw = self._path("raw", item.key)
+        downloaded = False
+        if not os.path.isfile(raw):
+            os.makedirs(os.path.dirname(raw), exist_ok=True)
+            tmp = temp_path(raw)
+            try:
+                download(item.url, tmp)
+                if item.checksum:
+                    actual = _sha256_file(tmp)
+                    if actual != item.checksum.lower():
+                        return Outcome(
+                            item,
+                            error=f"checksum mismatch: expected {item.checksum}, got {actual}",
+                            downloaded=True,
+                        )
+                os.replace(tmp, raw)
+            except Exception as exc:  # any failure of one file is that file's outcome
+                return Outcome(item, error=f"download failed: {_describe(exc)}")
+            finally:
+                if os.path.exists(tmp):
+                    os.unlink(tmp)
+            downloaded = True
+        outcome = self._normalise(item, raw)
+        if outcome.path != raw:  # the raw bytes are of no further use
+            os.unlink(raw)
+        meta: dict[str, object] = {"v": META_VERSION}
+        if outcome.error:
+            meta["error"] = outcome.error
+        else:
+            assert outcome.path is not None
+            meta["path"] = os.path.relpath(outcome.path, self.directory)
+            meta["width"], meta["height"] = outcome.width, outcome.height
+        write_json_atomic(self._path("meta", item.key, ".json"), meta)
+        return Outcome(item, outcome.path, outcome.width, outcome.height, outcome.error, downloaded)
+
+    def _normalise(self, item: Item, raw: str) -> Outcome:
+        try:
+            with Image.open(raw) as im:
+                im.verify()
+            with Image.open(raw) as im:
+                fmt = im.format
+                im.load()
+                if fmt in ("JPEG", "PNG") and im.mode == "RGB" and _orientation(im) == 1:
+                    return Outcome(item, path=raw, width=im.width, height=im.height)
+                shown = ImageOps.exif_transpose(im)
+                rgb = shown.convert("RGB") if shown.mode != "RGB" else shown
+                suffix, save_as = (".jpg", "JPEG") if fmt == "JPEG" else (".png", "PNG")
+                out = self._path("img", item.key, suffix)
+                os.makedirs(os.path.dirname(out), exist_ok=True)
+                tmp = temp_path(out)
+                try:
+                    if save_as == "JPEG":
+                        rgb.save(tmp, format="JPEG", quality=95)
+                    else:
+                        rgb.save(tmp, format="PNG")
+                    os.replace(tmp, out)
+                finally:
+                    if os.path.exists(tmp):
+                        os.unlink(tmp)
+                return Outcome(item, path=out, width=rgb.width, height=rgb.height)
+        except Exception as exc:  # PIL raises many types for bad files
+            return Outcome(item, error=f"not a decodable image ({_describe(exc)})")
+
+    def fetch(
+        self,
+        items: Sequence[Item],
+        download: Download,
+        *,
+        workers: int = 8,
+        progress: Progress | None = None,
+    ) -> Generator[Outcome, None, None]:
+        """Ensure every item concurrently; yield outcomes as they finish (any order).
+
+        Items already cached are answered without a thread. Closing the iterator early
+        cancels the items not started yet.
+        """
+        pending: list[Item] = []
+        for item in items:
+            cached = self.lookup(item)
+            if cached is None:
+                pending.append(item)
+            else:
+                if progress:
+                    progress.update(cached)
+                yield cached
+        if not pending:
+            return
+        pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="picsellia-dl")
+        try:
+            futures: set[Future[Outcome]] = {pool.submit(self.ensure, i, download) for i in pending}
+            while futures:
+                done, futures = wait(futures, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    outcome = fut.result()
+                    if progress:
+                        progress.update(outcome)
+                    yield outcome
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _orientation(im: Image.Image) -> int:
+    try:
+        return int(im.getexif().get(0x0112, 1) or 1)
+    except Exception:
+        return 1
+
+
+def _sha256_file(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -1,0 +1,293 @@
+"""The manifest: annotations joined with raw data, shapes validated, images split.
+
+Pure Python (no TensorFlow). :func:`join` runs before any download and works on what the API
+answered; :func:`finalize` runs once an image's displayed size is known (after the cache has
+applied its EXIF orientation) and turns shapes into the task's targets, clipped to the image.
+
+Rules (also in the package docstring):
+
+- Coordinates are pixels in the displayed image: a rectangle's ``left`` is x (column), ``top``
+  is y (row) (CONTRACT.md); polygon points are ``(x, y)``.
+- ``classification``: an image's class is the label of its shapes (any tool; several shapes of
+  the same label are fine). An image whose shapes carry several distinct labels, or none, is
+  skipped and reported. ``multilabel``: the set of its shapes' labels (none is a valid,
+  all-zero target).
+- ``detection``: rectangles give their box; polygons give the box enclosing their points; lines
+  and points give no box and are reported. Boxes are clipped to the image; a box with no area
+  left is dropped and reported. With ``max_boxes``, boxes past the first ``max_boxes`` of an
+  image are dropped and reported.
+- ``segmentation``: rectangles and polygons are painted (see :mod:`picsellia_tf.data.masks`);
+  lines and points are reported. A shape entirely outside the image is dropped and reported.
+- An image of the dataset that has no annotation in the project is not an example (counted in
+  ``DatasetInfo.unannotated``, not reported as skipped). An annotated image with no shapes is a
+  valid negative for detection, segmentation and multilabel.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+
+from picsellia_tf.types import ImageAnnotation, RawData, Shape
+
+TASKS: tuple[str, ...] = ("classification", "multilabel", "detection", "segmentation")
+SPLITS: tuple[str, ...] = ("train", "val")
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """An image or a shape left out of the dataset, and why.
+
+    ``shape_index`` is the shape's position in the image's annotation, or ``None`` when the
+    whole image was left out.
+    """
+
+    image_id: str | None
+    filename: str | None
+    reason: str
+    shape_index: int | None = None
+
+    def __str__(self) -> str:
+        where = self.filename or self.image_id or "?"
+        if self.shape_index is not None:
+            where += f" shape #{self.shape_index}"
+        return f"{where}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """A validated shape: its label index and its geometry in pixels.
+
+    ``kind`` is ``"rectangle"`` (``points`` = the two corners ``(x1, y1), (x2, y2)``) or
+    ``"polygon"`` (``points`` = its vertices).
+    """
+
+    index: int
+    label: int
+    kind: str
+    points: tuple[tuple[float, float], ...]
+
+    def bounds(self) -> tuple[float, float, float, float]:
+        """``(x1, y1, x2, y2)`` enclosing the shape."""
+        xs = [p[0] for p in self.points]
+        ys = [p[1] for p in self.points]
+        return min(xs), min(ys), max(xs), max(ys)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """An annotated image of the dataset, before its file is fetched."""
+
+    image_id: str
+    filename: str
+    url: str
+    checksum: str | None
+    split: str
+    shapes: tuple[Geometry, ...] = ()
+    classes: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class Example:
+    """One element of the dataset, in the displayed image's pixels, before resizing.
+
+    ``boxes`` are ``(x1, y1, x2, y2)`` (detection); ``classes`` the class (classification) or
+    the classes (multilabel); ``shapes`` what masks paint (segmentation).
+    """
+
+    image_id: str
+    filename: str
+    path: str
+    width: int
+    height: int
+    split: str
+    classes: tuple[int, ...] = ()
+    boxes: tuple[tuple[float, float, float, float], ...] = ()
+    box_labels: tuple[int, ...] = ()
+    shapes: tuple[Geometry, ...] = ()
+
+
+@dataclass
+class JoinResult:
+    """What :func:`join` found: the candidates, the skipped items and the split counts."""
+
+    candidates: list[Candidate] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+    split_counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(SPLITS, 0))
+    unannotated: int = 0
+
+
+def split_of(image_id: str, seed: int, val_fraction: float) -> str:
+    """``"train"`` or ``"val"`` for an image: a hash of its id and the seed, order-independent."""
+    digest = hashlib.sha256(f"{seed}:{image_id}".encode()).digest()
+    u = int.from_bytes(digest[:8], "big") / 2.0**64
+    return "val" if u < val_fraction else "train"
+
+
+def _finite(*values: float) -> bool:
+    return all(isinstance(v, int | float) and math.isfinite(v) for v in values)
+
+
+def parse_shape(
+    shape: Shape, index: int, label_ids: dict[str, int], task: str
+) -> tuple[Geometry | None, str | None]:
+    """A shape as a :class:`Geometry` for ``task``, or ``None`` and the reason it is unusable."""
+    if shape.label not in label_ids:
+        return None, f"label {shape.label!r} is not a project label"
+    label = label_ids[shape.label]
+    if task in ("classification", "multilabel"):
+        return Geometry(index, label, shape.type, ()), None
+    if shape.type == "rectangle":
+        r = shape.rectangle
+        if r is None:
+            return None, "rectangle shape without a rectangle"
+        if not _finite(r.left, r.top, r.width, r.height):
+            return None, "rectangle with a non-numeric or non-finite coordinate"
+        if r.width <= 0 or r.height <= 0:
+            return None, f"degenerate rectangle (width {r.width}, height {r.height})"
+        x1, y1 = float(r.left), float(r.top)
+        return Geometry(index, label, "rectangle", ((x1, y1), (x1 + r.width, y1 + r.height))), None
+    if shape.type == "polygon":
+        pts = tuple((float(x), float(y)) for x, y in shape.points if _finite(x, y))
+        if len(pts) != len(shape.points):
+            return None, "polygon with a non-numeric or non-finite point"
+        if len(set(pts)) < 3:
+            return None, f"degenerate polygon ({len(set(pts))} distinct points, needs 3)"
+        if _polygon_area(pts) == 0.0:
+            return None, "degenerate polygon (zero area)"
+        return Geometry(index, label, "polygon", pts), None
+    return None, f"{shape.type} shape has no area; not used for {task}"
+
+
+def _polygon_area(pts: Sequence[tuple[float, float]]) -> float:
+    s = 0.0
+    for (x1, y1), (x2, y2) in zip(pts, (*pts[1:], pts[0]), strict=True):
+        s += x1 * y2 - x2 * y1
+    return abs(s) / 2.0
+
+
+def join(
+    annotations: Iterable[ImageAnnotation],
+    raw_data: Iterable[RawData],
+    label_names: Sequence[str],
+    *,
+    task: str,
+    seed: int = 0,
+    val_fraction: float = 0.2,
+) -> JoinResult:
+    """Join annotations with the dataset's raw data (by image id, else filename); validate.
+
+    Candidates come in the dataset's order. Annotations naming no image of the dataset, shapes
+    with unknown labels or degenerate geometry, and classification images with several labels
+    are reported in ``skipped``.
+    """
+    label_ids = {name: i for i, name in enumerate(label_names)}
+    rows = list(raw_data)
+    by_id = {r.id: r for r in rows}
+    by_name = {r.filename: r for r in rows}
+    result = JoinResult()
+    found: dict[str, ImageAnnotation] = {}
+    for ann in annotations:
+        row = by_id.get(ann.image_id) if ann.image_id else None
+        if row is None and ann.filename:
+            row = by_name.get(ann.filename)
+        if row is None:
+            result.skipped.append(
+                Skipped(ann.image_id, ann.filename, "annotated image is not in the dataset")
+            )
+            continue
+        found[row.id] = ann  # a later annotation of the same image replaces an earlier one
+    for row in rows:
+        if row.id not in found:
+            result.unannotated += 1
+            continue
+        ann = found[row.id]
+        if not row.url:
+            result.skipped.append(Skipped(row.id, row.filename, "raw data has no download url"))
+            continue
+        shapes: list[Geometry] = []
+        for i, shape in enumerate(ann.shapes):
+            geometry, reason = parse_shape(shape, i, label_ids, task)
+            if geometry is None:
+                result.skipped.append(Skipped(row.id, row.filename, reason or "invalid", i))
+            else:
+                shapes.append(geometry)
+        classes = tuple(sorted({g.label for g in shapes}))
+        if task == "classification" and len(classes) != 1:
+            reason = (
+                "no labelled shape: a classification image needs one label"
+                if not classes
+                else "several labels ("
+                + ", ".join(repr(label_names[c]) for c in classes)
+                + "): a classification image needs one"
+            )
+            result.skipped.append(Skipped(row.id, row.filename, reason))
+            continue
+        split = split_of(row.id, seed, val_fraction)
+        result.split_counts[split] += 1
+        result.candidates.append(
+            Candidate(row.id, row.filename, row.url, row.checksum, split, tuple(shapes), classes)
+        )
+    return result
+
+
+def _clip_box(
+    box: tuple[float, float, float, float], width: int, height: int
+) -> tuple[float, float, float, float]:
+    x1, y1, x2, y2 = box
+    return (
+        min(max(x1, 0.0), width),
+        min(max(y1, 0.0), height),
+        min(max(x2, 0.0), width),
+        min(max(y2, 0.0), height),
+    )
+
+
+def finalize(
+    candidate: Candidate,
+    path: str,
+    width: int,
+    height: int,
+    *,
+    task: str,
+    max_boxes: int | None = None,
+) -> tuple[Example, list[Skipped]]:
+    """The candidate as an :class:`Example` for an image of ``width`` x ``height`` pixels.
+
+    Returns the example and the shapes dropped on the way (outside the image, over
+    ``max_boxes``).
+    """
+    skipped: list[Skipped] = []
+
+    def drop(g: Geometry, reason: str) -> None:
+        skipped.append(Skipped(candidate.image_id, candidate.filename, reason, g.index))
+
+    example = Example(
+        candidate.image_id,
+        candidate.filename,
+        path,
+        width,
+        height,
+        candidate.split,
+        classes=candidate.classes,
+    )
+    if task in ("classification", "multilabel"):
+        return example, skipped
+    kept: list[Geometry] = []
+    boxes: list[tuple[float, float, float, float]] = []
+    for g in candidate.shapes:
+        x1, y1, x2, y2 = _clip_box(g.bounds(), width, height)
+        if x2 <= x1 or y2 <= y1:
+            drop(g, f"outside the {width}x{height} image (no area left after clipping)")
+            continue
+        if task == "detection" and max_boxes is not None and len(boxes) >= max_boxes:
+            drop(g, f"more than max_boxes={max_boxes} boxes in the image")
+            continue
+        kept.append(g)
+        boxes.append((x1, y1, x2, y2))
+    if task == "detection":
+        labels = tuple(g.label for g in kept)
+        return replace(example, boxes=tuple(boxes), box_labels=labels), skipped
+    return replace(example, shapes=tuple(kept)), skipped

@@ -1,0 +1,89 @@
+"""The image cache behind data.load: warm loads download nothing, changed images are fetched."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from picsellia_tf import data
+from picsellia_tf.data.synthetic import make_images, upload_project
+
+
+@pytest.fixture
+def small_project(platform, tmp_path):
+    images = make_images(tmp_path / "imgs", 6, width=32, height=24, fmt="png", seed=3)
+    pid, did = upload_project(platform.client, images, "cache-test")
+    return platform, pid, did, images
+
+
+def _load(platform, pid, did, cache, **kw):
+    kw.setdefault("progress", False)
+    kw.setdefault("shuffle", False)
+    return data.load(platform.client, pid, did, task="detection", cache_dir=cache, **kw)
+
+
+def test_warm_load_downloads_nothing(small_project, tmp_path):
+    platform, pid, did, images = small_project
+    cache = tmp_path / "cache"
+    ds, info = _load(platform, pid, did, cache)
+    assert info.downloaded == 6 and info.num_examples == 6
+    first = [e[0].numpy() for e in ds]
+
+    # Every storage request now fails: a warm load must not need one.
+    platform.server.faults.paths = ("/storage",)
+    platform.server.faults.error_status = 404
+    platform.server.faults.error_rate = 1.0
+    ds, info = _load(platform, pid, did, cache)
+    assert info.downloaded == 0 and info.num_examples == 6 and not info.skipped
+    for a, b in zip(first, (e[0].numpy() for e in ds), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+    # A cold cache under the same faults: every image is reported, none loads.
+    ds, info = _load(platform, pid, did, tmp_path / "cold", on_error="ignore")
+    assert info.num_examples == 0
+    assert len(info.skipped) == 6 and all("download failed" in s.reason for s in info.skipped)
+    with pytest.raises(data.DataError, match="download failed"):
+        _load(platform, pid, did, tmp_path / "cold2", on_error="raise")
+
+
+def test_changed_image_is_fetched_again(small_project, tmp_path):
+    platform, pid, did, images = small_project
+    cache = tmp_path / "cache"
+    _, info = _load(platform, pid, did, cache)
+    assert info.downloaded == 6
+
+    # Re-upload one file under the same name with other pixels: same id, new checksum.
+    changed = images[2].path
+    Image.fromarray(np.full((24, 32, 3), 7, np.uint8)).save(changed)
+    platform.client.datasets.upload(did, [changed])
+    ds, info = _load(platform, pid, did, cache)
+    assert info.downloaded == 1
+    third = list(ds)[2][0].numpy()
+    assert (third == 7).all()
+
+
+def test_cache_layout_is_content_addressed(small_project, tmp_path):
+    platform, pid, did, images = small_project
+    cache = tmp_path / "cache"
+    _load(platform, pid, did, cache)
+    raw = platform.client.datasets.iter_raw_data(did)
+    keys = {f"sha256-{r.checksum}" for r in raw}
+    stored = {p.name for p in (cache / "raw").rglob("*") if p.is_file()}
+    assert stored == keys
+    assert not list(cache.rglob("*.tmp"))
+
+
+def test_default_cache_dir_from_environment(small_project, tmp_path, monkeypatch):
+    platform, pid, did, _ = small_project
+    monkeypatch.setenv("PICSELLIA_CACHE_DIR", str(tmp_path / "envcache"))
+    _, info = data.load(platform.client, pid, did, task="detection", progress=False)
+    assert info.cache_dir == str(tmp_path / "envcache")
+    assert len(list((tmp_path / "envcache" / "raw").rglob("sha256-*"))) == 6
+
+
+def test_progress_line_on_stderr(small_project, tmp_path, capsys):
+    platform, pid, did, _ = small_project
+    _load(platform, pid, did, tmp_path / "cache", progress=True)
+    err = capsys.readouterr().err
+    assert "6/6 images (6 downloaded, 0 unusable)" in err
