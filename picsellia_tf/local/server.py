@@ -97,7 +97,7 @@ class LocalServer:
         return self
 
     def stop(self) -> None:
-        """Stop serving and close the listening socket."""
+        """Stop serving, close the listening socket and the database (``start()`` reopens)."""
         with self._lock:
             server, thread = self._server, self._thread
             self._server = self._thread = None
@@ -106,6 +106,7 @@ class LocalServer:
             server.server_close()
         if thread is not None:
             thread.join()
+        self._store.close()
 
     def serve_forever(self) -> None:
         """Serve in the calling thread until interrupted (Ctrl-C), then stop."""

@@ -112,31 +112,44 @@ class Store:
     def __init__(self, data_dir: Path):
         self.path = data_dir / DB_NAME
         self._lock = threading.RLock()
-        self._conn = sqlite3.connect(
-            self.path, isolation_level=None, check_same_thread=False, timeout=30.0
-        )
-        self._conn.row_factory = sqlite3.Row
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=NORMAL")
+        self._conn: sqlite3.Connection | None = None
+        self._connect()
+
+    def _connect(self) -> sqlite3.Connection:
         with self._lock:
-            self._conn.executescript(SCHEMA)
+            if self._conn is None:
+                conn = sqlite3.connect(
+                    self.path, isolation_level=None, check_same_thread=False, timeout=30.0
+                )
+                conn.row_factory = sqlite3.Row
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=NORMAL")
+                conn.executescript(SCHEMA)
+                self._conn = conn
+            return self._conn
 
     @contextmanager
     def tx(self) -> Iterator[sqlite3.Connection]:
-        """One transaction: committed if the block succeeds, rolled back if it raises."""
+        """One transaction: committed if the block succeeds, rolled back if it raises.
+
+        Reopens the database if it was closed.
+        """
         with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
+            conn = self._connect()
+            conn.execute("BEGIN IMMEDIATE")
             try:
-                yield self._conn
+                yield conn
             except BaseException:
-                self._conn.execute("ROLLBACK")
+                conn.execute("ROLLBACK")
                 raise
-            self._conn.execute("COMMIT")
+            conn.execute("COMMIT")
 
     def close(self) -> None:
-        """Close the connection."""
+        """Close the connection (the next transaction reopens it)."""
         with self._lock:
-            self._conn.close()
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
 
     def user_for_token(self, token: str) -> User | None:
         """The user owning ``token``, if any."""
