@@ -11,9 +11,10 @@ Conventions:
   ``bool`` are clipped to 0..255 (``True`` = 255). Floats: within [0, 1] they are scaled by 255;
   within [-1, 1] (some negative) they are mapped from [-1, 1]; otherwise taken as 0..255 and
   clipped. NaN and infinities become 0.
-- Size: a preview is at least ``min_size`` (256) px on its short side: smaller images are
-  upscaled by the smallest integer factor that gets there (nearest neighbour, so pixels stay
-  sharp and box coordinates map exactly); images longer than ``max_size`` (1024) px are scaled
+- Size: a preview is at least ``min_size`` (256) px on its short side. Images under half of
+  that are upscaled by the smallest integer factor that gets there (nearest neighbour, so
+  pixels stay sharp and box coordinates map exactly: 32 px -> 8x); others below it are scaled
+  to exactly ``min_size`` (bilinear: 224 px -> 256); images longer than ``max_size`` (1024) px are scaled
   down as long as the short side stays >= ``min_size``. Annotations are always given in the
   coordinates of the image as passed in.
 - Colours: one fixed colour per label index (``label_color``): golden-ratio hues with
@@ -230,7 +231,8 @@ def _to_uint8(arr: np.ndarray, name: str) -> np.ndarray:
 def _scale_for(height: int, width: int, min_size: int, max_size: int) -> float:
     short, long = min(height, width), max(height, width)
     if short < min_size:
-        return float(math.ceil(min_size / short))
+        scale = min_size / short
+        return float(math.ceil(scale)) if scale >= 2 else scale
     if long > max_size:
         return max(max_size / long, min_size / short)
     return 1.0
@@ -712,7 +714,10 @@ def render(
     pw, ph = max(1, round(iw * scale)), max(1, round(ih * scale))
     base = Image.fromarray(pixels)
     if (pw, ph) != (iw, ih):
-        resample = Image.Resampling.NEAREST if scale > 1 else Image.Resampling.LANCZOS
+        if scale >= 2:
+            resample = Image.Resampling.NEAREST  # integer factor: pixels stay sharp
+        else:
+            resample = Image.Resampling.BILINEAR if scale > 1 else Image.Resampling.LANCZOS
         base = base.resize((pw, ph), resample)
     style = _Style.for_panel(pw, ph)
     has_truth, has_pred = ground_truth is not None, prediction is not None

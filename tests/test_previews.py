@@ -409,6 +409,8 @@ def test_sizes_scale_with_the_image() -> None:
     assert panel(small).shape == (260, 390, 3)  # ceil(256 / 20) = 13x
     big = render(grey(1500, 2000), task="detection", label_names=NAMES)
     assert panel(big).shape == (768, 1024, 3)
+    near = render(grey(224, 300), task="detection", label_names=NAMES)
+    assert panel(near).shape == (256, 343, 3)  # under 2x: scaled to exactly 256
     mid = render(grey(300, 400), task="detection", label_names=NAMES)
     assert panel(mid).shape == (300, 400, 3)
     # Bigger panels get bigger text: taller title bars.
