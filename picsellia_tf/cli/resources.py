@@ -1,9 +1,428 @@
-"""picsellia-tf commands: resources (placeholder until its owner fills it in)."""
+"""picsellia-tf commands: projects, datasets, models and experiments (list, show, create, delete)."""
 
 from __future__ import annotations
 
 import argparse
+import fnmatch
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from picsellia_tf.cli._common import add_connection_options, emit, make_client
+from picsellia_tf.errors import ValidationError
+from picsellia_tf.types import PROJECT_TYPES, ROLES, TOOLS, Collaborator, Label
+
+if TYPE_CHECKING:
+    from picsellia_tf.types import Dataset, Model, Project
+
+UPLOAD_CHUNK = 32
+"""Files sent per upload request by ``datasets upload`` (progress is reported per chunk)."""
+
+_SPEC_FIELDS = ("name", "type", "labels", "team", "description", "private", "dataset_name")
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    """Add this module's commands."""
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``projects``, ``datasets``, ``models`` and ``experiments`` command groups."""
+    _register_projects(subparsers)
+    _register_datasets(subparsers)
+    _register_models(subparsers)
+    _register_experiments(subparsers)
+
+
+def _group(subparsers: Any, name: str, help: str) -> Any:
+    parser = subparsers.add_parser(name, help=help, description=help)
+    return parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+
+
+def _command(
+    group: Any, name: str, help: str, func: Callable[[argparse.Namespace], int]
+) -> argparse.ArgumentParser:
+    parser: argparse.ArgumentParser = group.add_parser(name, help=help, description=help)
+    add_connection_options(parser)
+    parser.set_defaults(func=func)
+    return parser
+
+
+# --- projects ---------------------------------------------------------------------------------
+
+
+def _register_projects(subparsers: Any) -> None:
+    group = _group(subparsers, "projects", "List, show, create and delete projects.")
+    _command(group, "list", "List the organisation's projects.", _projects_list)
+    show = _command(group, "show", "Show one project in full.", _projects_show)
+    show.add_argument("id", metavar="ID", help="project id")
+    create = _command(group, "create", "Create a project from a JSON spec file.", _projects_create)
+    create.add_argument(
+        "--spec",
+        required=True,
+        metavar="FILE",
+        help='JSON file: {"name", "type", "labels", "team", "description", "private", '
+        '"dataset_name"}',
+    )
+    delete = _command(group, "delete", "Delete one project (its annotations go too).", _del_proj)
+    delete.add_argument("id", metavar="ID", help="project id")
+
+
+def _projects_list(args: argparse.Namespace) -> int:
+    with make_client(args) as client:
+        projects = client.projects.list()
+    rows = [(p.id, p.name) for p in projects]
+    emit(args, projects, _table(("ID", "NAME"), rows, empty="no projects"))
+    return 0
+
+
+def _projects_show(args: argparse.Namespace) -> int:
+    with make_client(args) as client:
+        project = client.projects.get(args.id)
+    emit(args, project, _project_text(project))
+    return 0
+
+
+def _projects_create(args: argparse.Namespace) -> int:
+    spec = load_project_spec(args.spec)
+    with make_client(args) as client:
+        project = client.projects.create(spec.pop("name"), spec.pop("type"), **spec)
+    emit(args, project, f"created project {project.name!r} ({project.id})")
+    return 0
+
+
+def _del_proj(args: argparse.Namespace) -> int:
+    with make_client(args) as client:
+        client.projects.delete(args.id)
+    emit(args, {"deleted": "project", "id": args.id}, f"deleted project {args.id}")
+    return 0
+
+
+def _project_text(p: Project) -> str:
+    dataset = f"{p.dataset.name} ({p.dataset.id})" if p.dataset else "-"
+    return _fields(
+        ("id", p.id),
+        ("name", p.name),
+        ("type", p.type),
+        ("description", p.description),
+        ("private", p.private),
+        ("dataset", dataset),
+        ("labels", ", ".join(f"{lb.name} ({lb.tool})" for lb in p.labels)),
+        ("collaborators", ", ".join(f"{c.email} ({c.role})" for c in p.collaborators)),
+        ("models", ", ".join(f"{m.name} ({m.id})" for m in p.models)),
+        ("annotations", p.nb_annotations),
+        ("image Q&A", ", ".join(q.question for q in p.image_qa)),
+        ("shape Q&A", ", ".join(q.question for q in p.shape_qa)),
+    )
+
+
+def load_project_spec(path: str | Path) -> dict[str, Any]:
+    """The ``projects.create`` arguments from a JSON spec file, validated field by field.
+
+    Errors are :class:`ValidationError` naming the file and the field. Labels may be
+    ``{"name", "tool"}`` objects or ``["name", "tool"]`` pairs (tool defaults to rectangle);
+    team members ``{"email", "role"}`` objects or ``["email", "role"]`` pairs.
+    """
+    where = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ValidationError(f"{where}: cannot read the spec file: {exc.strerror}") from None
+    try:
+        raw = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValidationError(
+            f"{where}: not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
+        ) from None
+    if not isinstance(raw, dict):
+        raise ValidationError(f"{where}: expected a JSON object, got {type(raw).__name__}")
+
+    def fail(field: str, problem: str) -> ValidationError:
+        return ValidationError(f"{where}: field {field!r}: {problem}")
+
+    unknown = sorted(set(raw) - set(_SPEC_FIELDS))
+    if unknown:
+        raise ValidationError(
+            f"{where}: unknown field(s) {', '.join(map(repr, unknown))}; "
+            f"expected some of {', '.join(_SPEC_FIELDS)}"
+        )
+    name = raw.get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise fail("name", f"required, a non-empty string (got {name!r})")
+    ptype = raw.get("type")
+    if ptype not in PROJECT_TYPES:
+        raise fail("type", f"required, one of {', '.join(PROJECT_TYPES)} (got {ptype!r})")
+    spec: dict[str, Any] = {"name": name, "type": ptype}
+    for key in ("description", "dataset_name"):
+        if key in raw:
+            if not isinstance(raw[key], str):
+                raise fail(key, f"expected a string, got {raw[key]!r}")
+            spec[key] = raw[key]
+    if "private" in raw:
+        if not isinstance(raw["private"], bool):
+            raise fail("private", f"expected true or false, got {raw['private']!r}")
+        spec["private"] = raw["private"]
+    if "labels" in raw:
+        spec["labels"] = [
+            Label(*_pair(item, f"labels[{i}]", ("name", "tool"), fail, default_second="rectangle"))
+            for i, item in enumerate(_list(raw["labels"], "labels", fail))
+        ]
+        for i, label in enumerate(spec["labels"]):
+            if label.tool not in TOOLS:
+                raise fail(f"labels[{i}].tool", f"one of {', '.join(TOOLS)} (got {label.tool!r})")
+        names = [lb.name for lb in spec["labels"]]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise fail("labels", f"duplicate label name(s) {', '.join(map(repr, dupes))}")
+    if "team" in raw:
+        spec["team"] = [
+            Collaborator(*_pair(item, f"team[{i}]", ("email", "role"), fail))
+            for i, item in enumerate(_list(raw["team"], "team", fail))
+        ]
+        for i, member in enumerate(spec["team"]):
+            if "@" not in member.email:
+                raise fail(f"team[{i}].email", f"not an email address (got {member.email!r})")
+            if member.role not in ROLES:
+                raise fail(f"team[{i}].role", f"one of {', '.join(ROLES)} (got {member.role!r})")
+    return spec
+
+
+def _list(value: Any, field: str, fail: Callable[[str, str], ValidationError]) -> list[Any]:
+    if not isinstance(value, list):
+        raise fail(field, f"expected a list, got {type(value).__name__}")
+    return value
+
+
+def _pair(
+    item: Any,
+    field: str,
+    keys: tuple[str, str],
+    fail: Callable[[str, str], ValidationError],
+    default_second: str | None = None,
+) -> tuple[str, str]:
+    """``{"a": .., "b": ..}`` or ``["a", "b"]`` as a pair of non-empty strings."""
+    first, second = keys
+    if isinstance(item, dict):
+        extra = sorted(set(item) - set(keys))
+        if extra:
+            raise fail(field, f"unknown key(s) {', '.join(map(repr, extra))}; expected {keys}")
+        values = [item.get(first), item.get(second, default_second)]
+    elif isinstance(item, list) and len(item) in ((1, 2) if default_second else (2,)):
+        values = [*item, default_second] if len(item) == 1 else list(item)
+    else:
+        shape = f'{{"{first}": .., "{second}": ..}} or ["{first}", "{second}"]'
+        raise fail(field, f"expected {shape}, got {item!r}")
+    for key, value in zip(keys, values, strict=True):
+        if not isinstance(value, str) or not value:
+            raise fail(f"{field}.{key}", f"required, a non-empty string (got {value!r})")
+    return str(values[0]), str(values[1])
+
+
+# --- datasets ---------------------------------------------------------------------------------
+
+
+def _register_datasets(subparsers: Any) -> None:
+    group = _group(subparsers, "datasets", "List, show, upload to and delete datasets.")
+    _command(group, "list", "List the organisation's datasets.", _datasets_list)
+    show = _command(group, "show", "Show one dataset.", _datasets_show)
+    show.add_argument("id", metavar="ID", help="dataset id")
+    upload = _command(
+        group, "upload", "Upload the files of a folder to a dataset.", _datasets_upload
+    )
+    upload.add_argument("dir", metavar="DIR", help="folder of files to upload")
+    target = upload.add_mutually_exclusive_group(required=True)
+    target.add_argument("--dataset", metavar="ID", help="an existing dataset's id")
+    target.add_argument("--name", metavar="NAME", help="create a dataset of this name")
+    upload.add_argument(
+        "--pattern", default="*", help="only file names matching this glob (default: *)"
+    )
+    upload.add_argument(
+        "--recursive", action="store_true", help="include sub-folders (file names must be unique)"
+    )
+    delete = _command(group, "delete", "Delete one dataset and its files.", _datasets_delete)
+    delete.add_argument("id", metavar="ID", help="dataset id")
+
+
+def _datasets_list(args: argparse.Namespace) -> int:
+    with make_client(args) as client:
+        datasets = client.datasets.list()
+    rows = [(d.id, d.name, d.size if d.size is not None else "-") for d in datasets]
+    emit(args, datasets, _table(("ID", "NAME", "FILES"), rows, empty="no datasets"))
+    return 0
+
+
+def _datasets_show(args: argparse.Namespace) -> int:
+    with make_client(args) as client:
+        dataset = client.datasets.get(args.id)
+    emit(args, dataset, _dataset_text(dataset))
+    return 0
+
+
+def _dataset_text(d: Dataset) -> str:
+    return _fields(
+        ("id", d.id),
+        ("name", d.name),
+        ("files", d.size),
+        ("description", d.description),
+        ("private", d.private),
+        ("created by", d.created_by),
+        ("used in", ", ".join(f"{p.name} ({p.id})" for p in d.used_in)),
+    )
+
+
+def upload_files(folder: str | Path, pattern: str = "*", *, recursive: bool = False) -> list[Path]:
+    """The files ``datasets upload`` sends: visible files matching ``pattern``, sorted.
+
+    Raises :class:`ValidationError` when ``folder`` is not a folder, holds no matching file,
+    or (recursive) two files share a name.
+    """
+    root = Path(folder)
+    if not root.is_dir():
+        raise ValidationError(f"{folder}: not a folder")
+    walker = root.rglob("*") if recursive else root.iterdir()
+    files = sorted(
+        p
+        for p in walker
+        if p.is_file()
+        and not any(part.startswith(".") for part in p.relative_to(root).parts)
+        and fnmatch.fnmatch(p.name, pattern)
+    )
+    if not files:
+        raise ValidationError(f"{folder}: no files matching {pattern!r} (hidden files are skipped)")
+    seen: dict[str, Path] = {}
+    for path in files:
+        if path.name in seen:
+            raise ValidationError(
+                f"{path} and {seen[path.name]} have the same name; a dataset keeps one file "
+                "per name"
+            )
+        seen[path.name] = path
+    return files
+
+
+def _datasets_upload(args: argparse.Namespace) -> int:
+    files = upload_files(args.dir, args.pattern, recursive=args.recursive)
+    with make_client(args) as client:
+        if args.name is not None:
+            dataset = client.datasets.create(args.name)
+            _progress(args, f"created dataset {dataset.name!r} ({dataset.id})")
+        else:
+            dataset = client.datasets.get(args.dataset)
+        uploaded = []
+        for start in range(0, len(files), UPLOAD_CHUNK):
+            uploaded.extend(client.datasets.upload(dataset.id, files[start : start + UPLOAD_CHUNK]))
+            _progress(args, f"uploaded {len(uploaded)}/{len(files)} files")
+    text = f"uploaded {len(uploaded)} files to dataset {dataset.name!r} ({dataset.id})"
+    emit(args, {"dataset": dataset, "uploaded": uploaded}, text)
+    return 0
+
+
+def _datasets_delete(args: argparse.Namespace) -> int:
+    with make_client(args) as client:
+        client.datasets.delete(args.id)
+    emit(args, {"deleted": "dataset", "id": args.id}, f"deleted dataset {args.id}")
+    return 0
+
+
+# --- models and experiments -------------------------------------------------------------------
+
+
+def _register_models(subparsers: Any) -> None:
+    group = _group(subparsers, "models", "List, show and delete models.")
+    _command(group, "list", "List the organisation's models.", _models_list)
+    show = _command(group, "show", "Show one model and its experiment versions.", _models_show)
+    show.add_argument("id", metavar="ID", help="model id")
+    delete = _command(group, "delete", "Delete one model and its experiments.", _models_delete)
+    delete.add_argument("id", metavar="ID", help="model id")
+
+
+def _register_experiments(subparsers: Any) -> None:
+    group = _group(subparsers, "experiments", "Delete experiment versions.")
+    delete = _command(
+        group, "delete", "Delete one experiment version with its logs.", _experiments_delete
+    )
+    delete.add_argument("project_id", metavar="PROJECT_ID", help="project id")
+    delete.add_argument("model_id", metavar="MODEL_ID", help="model id")
+    delete.add_argument("training_id", metavar="TRAINING_ID", type=int, help="version (an int)")
+
+
+def _models_list(args: argparse.Namespace) -> int:
+    with make_client(args) as client:
+        models = client.models.list()
+    rows = [(m.id, m.name, m.type or "-") for m in models]
+    emit(args, models, _table(("ID", "NAME", "TYPE"), rows, empty="no models"))
+    return 0
+
+
+def _models_show(args: argparse.Namespace) -> int:
+    with make_client(args) as client:
+        model = client.models.get(args.id)
+    emit(args, model, _model_text(model))
+    return 0
+
+
+def _model_text(m: Model) -> str:
+    versions = ", ".join(
+        f"{e.training_id} (project {e.project_id}{', ' + e.created if e.created else ''})"
+        for e in m.experiments
+    )
+    return _fields(
+        ("id", m.id),
+        ("name", m.name),
+        ("type", m.type),
+        ("tags", ", ".join(m.tags)),
+        ("description", m.description),
+        ("private", m.private),
+        ("trainable", m.trainable),
+        ("predictable", m.predictable),
+        ("used in", ", ".join(f"{p.name} ({p.id})" for p in m.used_in)),
+        ("experiments", versions),
+    )
+
+
+def _models_delete(args: argparse.Namespace) -> int:
+    with make_client(args) as client:
+        client.models.delete(args.id)
+    emit(args, {"deleted": "model", "id": args.id}, f"deleted model {args.id}")
+    return 0
+
+
+def _experiments_delete(args: argparse.Namespace) -> int:
+    with make_client(args) as client:
+        client.experiments.delete(args.project_id, args.model_id, args.training_id)
+    data = {
+        "deleted": "experiment",
+        "project_id": args.project_id,
+        "model_id": args.model_id,
+        "training_id": args.training_id,
+    }
+    emit(args, data, f"deleted experiment version {args.training_id} of model {args.model_id}")
+    return 0
+
+
+# --- output -----------------------------------------------------------------------------------
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]], *, empty: str) -> str:
+    """Left-aligned columns; ``empty`` when there are no rows."""
+    if not rows:
+        return empty
+    cells = [[str(c) for c in headers], *([str(c) for c in row] for row in rows)]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    return "\n".join(
+        "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in cells
+    )
+
+
+def _fields(*pairs: tuple[str, Any]) -> str:
+    """``name: value`` lines; empty or missing values shown as ``-``."""
+    width = max(len(k) for k, _ in pairs)
+    lines = []
+    for key, value in pairs:
+        if isinstance(value, bool):
+            value = "yes" if value else "no"
+        shown = "-" if value is None or value == "" else str(value)
+        lines.append(f"{key + ':':<{width + 1}} {shown}")
+    return "\n".join(lines)
+
+
+def _progress(args: argparse.Namespace, message: str) -> None:
+    """A progress line on stderr (stdout stays clean for ``--json``)."""
+    print(message, file=sys.stderr, flush=True)

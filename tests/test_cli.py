@@ -1,0 +1,474 @@
+"""``picsellia-tf`` resource and cleanup commands, each run as a subprocess against the local
+platform over HTTP. Every run also checks that the token appears in no output."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image
+
+from picsellia_tf.errors import NotFoundError
+
+CLI = [sys.executable, "-m", "picsellia_tf.cli"]
+MY_GROUPS = ("projects", "datasets", "models", "experiments", "cleanup")
+
+
+def cli_env(platform: Any | None, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PICSELLIA_")}
+    if platform is not None:
+        env["PICSELLIA_HOST"] = platform.host
+        env["PICSELLIA_TOKEN"] = platform.token
+    env.update(extra)
+    return env
+
+
+def run(
+    platform: Any | None,
+    *args: str,
+    input: str | None = "",
+    code: int | None = 0,
+    env: dict[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """Run the CLI; check the exit code, that the token never shows, and no traceback."""
+    proc = subprocess.run(
+        [*CLI, *args],
+        input=input,
+        capture_output=True,
+        text=True,
+        env=env if env is not None else cli_env(platform),
+        timeout=60,
+    )
+    where = f"picsellia-tf {' '.join(args)}\nstdout: {proc.stdout}\nstderr: {proc.stderr}"
+    if code is not None:
+        assert proc.returncode == code, where
+    if platform is not None:
+        assert platform.token not in proc.stdout + proc.stderr, where
+    assert "Traceback" not in proc.stderr, where
+    return proc
+
+
+def as_json(proc: subprocess.CompletedProcess[str]) -> Any:
+    return json.loads(proc.stdout)
+
+
+def write_images(folder: Path, names: list[str]) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, name in enumerate(names):
+        Image.new("RGB", (6 + i, 4), (i * 30, 0, 90)).save(folder / name)
+
+
+# --- usage, help, environment -------------------------------------------------------------
+
+
+def test_help_everywhere_and_usage_errors() -> None:
+    # Every group's and command's --help, in one subprocess: exit 0, usage, a description.
+    script = textwrap.dedent(
+        """
+        import argparse, contextlib, io, json
+        from picsellia_tf.cli import build_parser, main
+
+        def walk(parser, path):
+            yield path, parser
+            for action in parser._actions:
+                if isinstance(action, argparse._SubParsersAction):
+                    for name, sub in action.choices.items():
+                        yield from walk(sub, path + [name])
+
+        out = {}
+        for path, parser in walk(build_parser(), []):
+            buf = io.StringIO()
+            with contextlib.redirect_stdout(buf):
+                try:
+                    main(path + ["--help"])
+                    code = None
+                except SystemExit as exc:
+                    code = exc.code
+            out[" ".join(path)] = [code, buf.getvalue(), parser.description or ""]
+        print(json.dumps(out))
+        """
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=cli_env(None)
+    )
+    assert proc.returncode == 0, proc.stderr
+    helps = json.loads(proc.stdout)
+    mine = [c for c in helps if c.split(" ")[0] in MY_GROUPS]
+    assert {
+        "projects create",
+        "datasets upload",
+        "experiments delete",
+        "cleanup experiments",
+    } <= set(mine)
+    assert len(mine) == 21, mine
+    for command in mine:
+        code, text, description = helps[command]
+        assert code == 0 and text.startswith("usage: picsellia-tf " + command), command
+        assert description and "\n" not in description and description in " ".join(text.split())
+    assert "Delete projects, models, datasets" in helps[""][1]  # the top-level command list
+
+    for argv in (
+        ["frobnicate"],
+        ["projects"],
+        ["projects", "show"],
+        ["experiments", "delete", "p", "m", "not-an-int"],
+        ["datasets", "upload", "."],
+        ["datasets", "upload", ".", "--dataset", "a", "--name", "b"],
+        ["cleanup", "projects"],
+        ["cleanup", "experiments", "--model", "m", "--keep-last", "-1"],
+        ["projects", "list", "--token", "x"],
+    ):
+        proc = run(None, *argv, code=2, env=cli_env(None, PICSELLIA_TOKEN="t0k3n-secret"))
+        assert proc.stdout == "" and "usage:" in proc.stderr, argv
+        assert "t0k3n-secret" not in proc.stderr
+
+
+def test_missing_or_wrong_token_fails_cleanly(platform: Any) -> None:
+    proc = run(None, "projects", "list", code=1, env=cli_env(None, PICSELLIA_HOST=platform.host))
+    assert "PICSELLIA_TOKEN" in proc.stderr and proc.stdout == ""
+
+    bad = "wrong-" + platform.token[::-1]
+    env = cli_env(None, PICSELLIA_HOST=platform.host, PICSELLIA_TOKEN=bad)
+    proc = run(None, "models", "list", "--json", code=1, env=env)
+    assert "401" in proc.stderr and bad not in proc.stdout + proc.stderr
+
+
+def test_cli_does_not_import_tensorflow(platform: Any) -> None:
+    script = textwrap.dedent(
+        """
+        import sys
+        from picsellia_tf.cli import main
+        code = main(["projects", "list", "--json"])
+        heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("tensorflow", "keras"))
+        print("HEAVY=" + ",".join(heavy), file=sys.stderr)
+        sys.exit(code)
+        """
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=cli_env(platform)
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == []
+    assert "HEAVY=\n" in proc.stderr, proc.stderr
+
+
+# --- projects ---------------------------------------------------------------------------
+
+
+def test_projects_create_list_show_delete(platform: Any, client: Any, tmp_path: Path) -> None:
+    dataset = client.datasets.create("street-images")
+    spec = tmp_path / "spec.json"
+    spec.write_text(
+        json.dumps(
+            {
+                "name": "streets",
+                "type": "detection",
+                "description": "cars and people",
+                "private": False,
+                "labels": [{"name": "car", "tool": "rectangle"}, ["road", "polygon"]],
+                "team": [{"email": "ann@example.com", "role": "labeler"}],
+                "dataset_name": dataset.name,
+            }
+        )
+    )
+    created = as_json(run(platform, "projects", "create", "--spec", str(spec), "--json"))
+    project = client.projects.get(created["id"])
+    assert (project.name, project.type, project.private) == ("streets", "detection", False)
+    assert [(lb.name, lb.tool) for lb in project.labels] == [
+        ("car", "rectangle"),
+        ("road", "polygon"),
+    ]
+    assert [(c.email, c.role) for c in project.collaborators] == [("ann@example.com", "labeler")]
+    assert project.dataset is not None and project.dataset.id == dataset.id
+
+    proc = run(platform, "projects", "create", "--spec", str(spec), code=1)
+    assert "409" in proc.stderr  # the name is taken
+
+    text = run(platform, "projects", "list").stdout
+    assert project.id in text and "streets" in text
+    listed = as_json(run(platform, "projects", "list", "--json"))
+    assert [(p["id"], p["name"]) for p in listed] == [(project.id, "streets")]
+    shown = run(platform, "projects", "show", project.id).stdout
+    assert "car (rectangle)" in shown and "road (polygon)" in shown and "street-images" in shown
+    full = as_json(run(platform, "projects", "show", project.id, "--json"))
+    assert full["id"] == project.id and full["labels"][1] == {"name": "road", "tool": "polygon"}
+
+    proc = run(platform, "projects", "show", "no-such-id", code=1)
+    assert "404" in proc.stderr and "no-such-id" in proc.stderr
+
+    assert "deleted project" in run(platform, "projects", "delete", project.id).stdout
+    with pytest.raises(NotFoundError):
+        client.projects.get(project.id)
+    assert "404" in run(platform, "projects", "delete", project.id, code=1).stderr
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ("{not json", "not valid JSON"),
+        ("[1, 2]", "expected a JSON object"),
+        ('{"type": "detection"}', "field 'name'"),
+        ('{"name": "x", "type": "boxes"}', "field 'type'"),
+        ('{"name": "x", "type": "detection", "colour": 1}', "unknown field(s) 'colour'"),
+        ('{"name": "x", "type": "detection", "labels": {"car": 1}}', "field 'labels'"),
+        ('{"name": "x", "type": "detection", "labels": [["car", "box"]]}', "labels[0].tool"),
+        ('{"name": "x", "type": "detection", "labels": [{"tool": "point"}]}', "labels[0].name"),
+        ('{"name": "x", "type": "detection", "labels": ["car"]}', "field 'labels[0]'"),
+        ('{"name": "x", "type": "detection", "labels": [["a"], ["a", "point"]]}', "duplicate"),
+        ('{"name": "x", "type": "detection", "team": [["bob", "admin"]]}', "team[0].email"),
+        ('{"name": "x", "type": "detection", "team": [["b@x.io", "boss"]]}', "team[0].role"),
+        ('{"name": "x", "type": "detection", "private": "yes"}', "field 'private'"),
+        ('{"name": "x", "type": "detection", "dataset_name": 3}', "field 'dataset_name'"),
+    ],
+)
+def test_project_spec_validation_names_file_and_field(
+    tmp_path: Path, content: str, expected: str
+) -> None:
+    from picsellia_tf.cli.resources import load_project_spec
+    from picsellia_tf.errors import ValidationError
+
+    path = tmp_path / "bad-spec.json"
+    path.write_text(content)
+    with pytest.raises(ValidationError) as info:
+        load_project_spec(path)
+    assert str(path) in str(info.value) and expected in str(info.value)
+
+
+def test_project_spec_errors_exit_1_before_any_request(
+    platform: Any, client: Any, tmp_path: Path
+) -> None:
+    path = tmp_path / "spec.json"
+    path.write_text('{"name": "x", "type": "detection", "labels": [["car", "box"]]}')
+    proc = run(platform, "projects", "create", "--spec", str(path), code=1)
+    assert str(path) in proc.stderr and "labels[0].tool" in proc.stderr
+    proc = run(platform, "projects", "create", "--spec", str(tmp_path / "missing.json"), code=1)
+    assert "missing.json" in proc.stderr and "cannot read" in proc.stderr
+    assert client.projects.list() == []
+
+
+# --- datasets ---------------------------------------------------------------------------
+
+
+def test_datasets_upload_list_show_delete(platform: Any, client: Any, tmp_path: Path) -> None:
+    folder = tmp_path / "imgs"
+    write_images(folder, ["a.png", "b.png", "c.png", ".hidden.png"])
+    (folder / "notes.txt").write_text("not an image")
+    (folder / "sub").mkdir()
+    write_images(folder / "sub", ["d.png"])
+
+    proc = run(platform, "datasets", "upload", str(folder), "--name", "cars", "--pattern", "*.png")
+    assert "uploaded 3 files" in proc.stdout and "uploaded 3/3" in proc.stderr
+    dataset = next(d for d in client.datasets.list() if d.name == "cars")
+    assert sorted(r.filename for r in client.datasets.raw_data(dataset.id, 0, 100)) == [
+        "a.png",
+        "b.png",
+        "c.png",
+    ]
+
+    data = as_json(
+        run(
+            platform,
+            "datasets",
+            "upload",
+            str(folder),
+            "--dataset",
+            dataset.id,
+            "--recursive",
+            "--json",
+        )
+    )
+    assert data["dataset"]["id"] == dataset.id
+    assert sorted(r["filename"] for r in data["uploaded"]) == [
+        "a.png",
+        "b.png",
+        "c.png",
+        "d.png",
+        "notes.txt",
+    ]
+    assert client.datasets.get(dataset.id).size == 5  # same names replace, keeping one each
+
+    listed = as_json(run(platform, "datasets", "list", "--json"))
+    assert [(d["id"], d["name"], d["size"]) for d in listed] == [(dataset.id, "cars", 5)]
+    assert "cars" in run(platform, "datasets", "list").stdout
+    assert "files:" in run(platform, "datasets", "show", dataset.id).stdout
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / ".DS_Store").write_text("x")
+    proc = run(platform, "datasets", "upload", str(empty), "--name", "nothing", code=1)
+    assert "no files" in proc.stderr and str(empty) in proc.stderr
+    proc = run(
+        platform, "datasets", "upload", str(folder), "--pattern", "*.jpg", "--name", "n", code=1
+    )
+    assert "'*.jpg'" in proc.stderr
+    assert [d.name for d in client.datasets.list()] == ["cars"]  # nothing created on error
+    proc = run(platform, "datasets", "upload", str(folder), "--dataset", "nope", code=1)
+    assert "404" in proc.stderr
+
+    # A dataset used by a project cannot go (409), until the project does.
+    project = client.projects.create("p", "classification", dataset_name="cars")
+    assert "409" in run(platform, "datasets", "delete", dataset.id, code=1).stderr
+    client.projects.delete(project.id)
+    run(platform, "datasets", "delete", dataset.id)
+    assert client.datasets.list() == []
+
+
+# --- models and experiments -------------------------------------------------------------
+
+
+def test_models_and_experiments(platform: Any, client: Any) -> None:
+    project = client.projects.create("proj", "detection")
+    first = client.experiments.init(project.id, "yolo")
+    client.experiments.init(project.id, "yolo")
+    model_id = first.network_id
+
+    listed = as_json(run(platform, "models", "list", "--json"))
+    assert [(m["id"], m["name"]) for m in listed] == [(model_id, "yolo")]
+    assert "yolo" in run(platform, "models", "list").stdout
+    shown = as_json(run(platform, "models", "show", model_id, "--json"))
+    assert [e["training_id"] for e in shown["experiments"]] == [1, 2]
+    assert "experiments:" in run(platform, "models", "show", model_id).stdout
+
+    run(platform, "experiments", "delete", project.id, model_id, "1")
+    assert [e.training_id for e in client.models.get(model_id).experiments] == [2]
+    assert "404" in run(platform, "experiments", "delete", project.id, model_id, "1", code=1).stderr
+
+    run(platform, "models", "delete", model_id, "--json")
+    assert client.models.list() == []
+    assert "404" in run(platform, "models", "show", model_id, code=1).stderr
+
+
+# --- cleanup -----------------------------------------------------------------------------
+
+
+def test_cleanup_projects_dry_run_prompt_and_yes(platform: Any, client: Any) -> None:
+    for name in ("tmp-a", "tmp-b", "keep"):
+        client.projects.create(name, "classification")
+    names = lambda: sorted(p.name for p in client.projects.list())  # noqa: E731
+
+    proc = run(platform, "cleanup", "projects", "tmp-*", "--dry-run")
+    assert "would delete 2 projects" in proc.stdout and "'tmp-a'" in proc.stdout
+    plan = as_json(run(platform, "cleanup", "projects", "tmp-*", "--dry-run", "--json"))
+    assert plan["dry_run"] is True and sorted(t["name"] for t in plan["plan"]) == ["tmp-a", "tmp-b"]
+    assert names() == ["keep", "tmp-a", "tmp-b"]
+
+    for answer in ("n\n", "", "maybe\n"):  # no, EOF, anything else: nothing deleted
+        proc = run(platform, "cleanup", "projects", "tmp-*", input=answer, code=1)
+        assert "Delete 2 projects? [y/N]" in proc.stderr and "aborted" in proc.stderr
+    assert names() == ["keep", "tmp-a", "tmp-b"]
+
+    proc = run(platform, "cleanup", "projects", "tmp-a", input="y\n")
+    assert "Delete 1 project? [y/N]" in proc.stderr and "deleted: project 'tmp-a'" in proc.stdout
+    assert names() == ["keep", "tmp-b"]
+
+    out = as_json(run(platform, "cleanup", "projects", "tmp-*", "--yes", "--json"))
+    assert [t["name"] for t in out["deleted"]] == ["tmp-b"] and out["failed"] == []
+    assert names() == ["keep"]
+
+
+def test_cleanup_refuses_nothing_and_everything(platform: Any, client: Any) -> None:
+    a = client.projects.create("alpha", "classification")
+    client.projects.create("beta", "classification")
+
+    proc = run(platform, "cleanup", "projects", "gamma*", "--yes", code=1)
+    assert "no project matches 'gamma*'" in proc.stderr
+    proc = run(platform, "cleanup", "projects", "alpha", "nope", "--yes", code=1)
+    assert "'nope'" in proc.stderr  # one empty pattern refuses the whole command
+    proc = run(platform, "cleanup", "projects", "*", "--yes", code=1)
+    assert "every project" in proc.stderr and "--all" in proc.stderr
+    proc = run(platform, "cleanup", "projects", "a*", "b*", "--yes", code=1)
+    assert "every project" in proc.stderr
+    assert len(client.projects.list()) == 2
+
+    # An exact id is never "everything by accident", even for the last object.
+    run(platform, "cleanup", "projects", a.id, "--yes")
+    proc = run(platform, "cleanup", "models", "*", "--yes", code=1)
+    assert "no model matches" in proc.stderr
+    run(platform, "cleanup", "projects", "*", "--all", "--yes")
+    assert client.projects.list() == []
+
+
+def test_cleanup_datasets_after_their_projects(platform: Any, client: Any, tmp_path: Path) -> None:
+    for name in ("ds-1", "ds-2"):
+        client.datasets.create(name)
+    client.datasets.create("other")
+    user = client.projects.create("uses-ds-1", "detection", dataset_name="ds-1")
+
+    proc = run(platform, "cleanup", "datasets", "ds-*", "--yes", code=1)
+    assert f"used by project(s) 'uses-ds-1' ({user.id})" in proc.stderr  # a warning first
+    assert "1 of 2 deletions failed" in proc.stderr
+    assert "failed: dataset 'ds-1'" in proc.stdout and "409" in proc.stdout
+    assert "deleted: dataset 'ds-2'" in proc.stdout
+    assert sorted(d.name for d in client.datasets.list()) == ["ds-1", "other"]
+
+    run(platform, "cleanup", "projects", "uses-*", "--yes", "--all")
+    run(platform, "cleanup", "datasets", "ds-*", "--yes")
+    assert [d.name for d in client.datasets.list()] == ["other"]
+
+
+def test_cleanup_models_and_experiments(platform: Any, client: Any) -> None:
+    p1 = client.projects.create("p1", "detection")
+    p2 = client.projects.create("p2", "detection")
+    for pid in (p1.id, p1.id, p2.id, p1.id):  # versions 1, 2 (p1), 3 (p2), 4 (p1)
+        net = client.experiments.init(pid, "resnet").network_id
+    other = client.experiments.init(p1.id, "unet").network_id
+    versions = lambda m: [e.training_id for e in client.models.get(m).experiments]  # noqa: E731
+
+    plan = as_json(
+        run(
+            platform,
+            "cleanup",
+            "experiments",
+            "--model",
+            "resnet",
+            "--project",
+            "p1",
+            "--keep-last",
+            "1",
+            "--dry-run",
+            "--json",
+        )
+    )
+    assert [t["training_id"] for t in plan["plan"]] == [1, 2]
+    assert versions(net) == [1, 2, 3, 4]
+
+    proc = run(
+        platform,
+        "cleanup",
+        "experiments",
+        "--model",
+        "resnet",
+        "--project",
+        "p1",
+        "--keep-last",
+        "1",
+        "--yes",
+    )
+    assert "Delete" not in proc.stderr and proc.stdout.count("deleted: experiment") == 2
+    assert versions(net) == [3, 4] and versions(other) == [1]
+
+    assert (
+        "nothing to delete"
+        in run(
+            platform, "cleanup", "experiments", "--model", net, "--keep-last", "5", "--yes"
+        ).stdout
+    )
+    proc = run(
+        platform, "cleanup", "experiments", "--model", "res*", "--project", "p9*", "--yes", code=1
+    )
+    assert "'p9*'" in proc.stderr
+    proc = run(platform, "cleanup", "experiments", "--model", "*", "--yes", code=1)
+    assert "every model" in proc.stderr
+
+    run(platform, "cleanup", "models", "res*", "--yes")
+    assert [m.name for m in client.models.list()] == ["unet"]
+    assert (
+        "Delete 1 model?" in run(platform, "cleanup", "models", other, input="no\n", code=1).stderr
+    )
+    assert [m.name for m in client.models.list()] == ["unet"]
