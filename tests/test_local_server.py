@@ -273,3 +273,17 @@ def test_python_m_serves_until_interrupted(tmp_path: Path) -> None:
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def test_only_loopback_addresses_count_as_local() -> None:
+    from picsellia_tf.local.command import is_loopback
+
+    assert all(is_loopback(h) for h in ("127.0.0.1", "127.0.0.2", "::1", "localhost"))
+    assert not any(is_loopback(h) for h in ("0.0.0.0", "192.168.1.4", "::", "example.org"))
+
+
+def test_downloads_support_byte_ranges(server: LocalServer, api: Api) -> None:
+    ids = setup_project(api)
+    url = api.ok("GET", f"/api/v1/raw_data/{ids['dataset_id']}", {"range": [2, 3]})["2"]["url"]
+    response = requests.get(url, headers={"Range": "bytes=4-5"}, timeout=10)
+    assert response.status_code == 206 and response.content == b"an"
