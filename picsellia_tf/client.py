@@ -317,18 +317,20 @@ class Client:
                 method == "POST" and path.split("?")[0] in IDEMPOTENT_POSTS
             )
         headers: dict[str, str] = {}
-        data: bytes | None = None
-        if json is not None and files is None:
+        data: Any = None
+        parts = list(files) if files is not None else None
+        if parts is not None:
+            data = json  # form fields beside the file parts
+        elif json is not None:
             try:
                 data = jsonlib.dumps(json).encode("utf-8")
             except (TypeError, ValueError) as exc:
                 raise ValidationError(f"request body of {method} {path}: {exc}") from None
             headers["Content-Type"] = "application/json"
-        extra = {"files": list(files), "data": json} if files is not None else {}
         url = self._host + path
 
         def send(timeout: float) -> requests.Response:
-            return self._send_api(method, url, path, data, headers, extra, timeout)
+            return self._send_api(method, url, path, data, parts, headers, timeout)
 
         response = self._with_retries(method, path, send, idempotent, self._host)
         return self._decode(response, method, path)
@@ -338,9 +340,9 @@ class Client:
         method: str,
         url: str,
         path: str,
-        data: bytes | None,
+        data: Any,
+        files: list[Any] | None,
         headers: dict[str, str],
-        extra: dict[str, Any],
         timeout: float,
     ) -> requests.Response:
         """One attempt, following redirects only within the configured host."""
@@ -349,10 +351,10 @@ class Client:
                 method,
                 url,
                 data=data,
+                files=files,
                 headers=headers,
                 timeout=timeout,
                 allow_redirects=False,
-                **extra,
             )
             location = response.headers.get("Location")
             if response.status_code not in (301, 302, 303, 307, 308) or not location:
@@ -369,7 +371,7 @@ class Client:
                     f"so the token stays with {self._host}. Check the host setting.",
                 )
             if response.status_code in (301, 302, 303) and method not in ("GET", "HEAD"):
-                method, data, extra = "GET", None, {}
+                method, data, files = "GET", None, None
             url = target
         raise BadRequestError(
             response.status_code, method, path, f"more than {MAX_REDIRECTS} redirects"

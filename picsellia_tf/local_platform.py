@@ -66,6 +66,11 @@ class LocalPlatform:
             self._tmp = None
             self.data_dir = None
 
+    def restart(self) -> None:
+        """Stop and start the server again, on the same port and data (clients stay valid)."""
+        self.server.stop()
+        self.server.start()
+
     def __enter__(self) -> LocalPlatform:
         return self.start()
 
