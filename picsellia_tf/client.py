@@ -18,9 +18,8 @@ import re
 import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
-from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import requests
@@ -39,13 +38,6 @@ from picsellia_tf.errors import (
     error_for_status,
 )
 from picsellia_tf.types import Account
-
-if TYPE_CHECKING:
-    from picsellia_tf.api.annotations import Annotations
-    from picsellia_tf.api.datasets import Datasets
-    from picsellia_tf.api.experiments import Experiments
-    from picsellia_tf.api.models import Models
-    from picsellia_tf.api.projects import Projects
 
 logger = logging.getLogger("picsellia_tf.client")
 
@@ -222,6 +214,20 @@ class Client:
         self._session.headers["Accept"] = "application/json"
         self._storage = _new_session(None)
 
+        # The endpoint groups (imported here: they build on this module).
+        from picsellia_tf.api import Annotations, Datasets, Experiments, Models, Projects
+
+        self.projects: Projects = Projects(self)
+        """Projects: create, list, infos, team, labels, Q&A, stats, models."""
+        self.datasets: Datasets = Datasets(self)
+        """Datasets and their raw data."""
+        self.models: Models = Models(self)
+        """Models: list, infos, update, delete."""
+        self.experiments: Experiments = Experiments(self)
+        """Experiment versions: init, training logs, previews."""
+        self.annotations: Annotations = Annotations(self)
+        """A project's annotations: read by range, upload."""
+
     # ------------------------------------------------------------------ identity
 
     @property
@@ -249,41 +255,6 @@ class Client:
         self.close()
 
     # ------------------------------------------------------------------ endpoint groups
-
-    @cached_property
-    def projects(self) -> Projects:
-        """Projects: create, list, infos, team, labels, Q&A, stats, models."""
-        from picsellia_tf.api.projects import Projects
-
-        return Projects(self)
-
-    @cached_property
-    def datasets(self) -> Datasets:
-        """Datasets and their raw data."""
-        from picsellia_tf.api.datasets import Datasets
-
-        return Datasets(self)
-
-    @cached_property
-    def models(self) -> Models:
-        """Models: list, infos, delete."""
-        from picsellia_tf.api.models import Models
-
-        return Models(self)
-
-    @cached_property
-    def experiments(self) -> Experiments:
-        """Experiment versions: init, training logs, previews."""
-        from picsellia_tf.api.experiments import Experiments
-
-        return Experiments(self)
-
-    @cached_property
-    def annotations(self) -> Annotations:
-        """A project's annotations: read by range, upload."""
-        from picsellia_tf.api.annotations import Annotations
-
-        return Annotations(self)
 
     def check_connection(self) -> Account:
         """Who the token belongs to (``GET /sdk/check_connection``)."""

@@ -696,7 +696,10 @@ def encode_image_annotation(value: Any, arg: str = "annotation") -> dict[str, An
 
 
 def encode_image_annotations(values: Any, arg: str = "annotations") -> dict[str, dict[str, Any]]:
-    """``{"1": ITEM, ...}`` for ``POST /sdk/upload_annotations``."""
+    """``{"1": ITEM, ...}`` for ``POST /sdk/upload_annotations`` (from a list, or an
+    index-keyed object)."""
+    if isinstance(values, Mapping) and values and all(str(k).isdigit() for k in values):
+        values = from_indexed(values, arg)
     return to_indexed(
         encode_image_annotation(v, f"{arg}[{i}]") for i, v in enumerate(_seq(values, arg))
     )

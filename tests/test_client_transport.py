@@ -337,6 +337,7 @@ def test_connection_refused_is_a_network_error():
     assert not isinstance(info.value, RequestTimeout)
     assert "cannot reach" in str(info.value) and "refused" in str(info.value).lower()
     assert TOKEN not in str(info.value) and info.value.__cause__ is None
+    assert info.value.__context__ is None
 
 
 # --------------------------------------------------------------------------- where the token goes
@@ -433,3 +434,16 @@ def test_requests_library_would_not_strip_the_header_we_add_per_request():
     other = requests.Request("GET", "http://127.0.0.1:8001/x").prepare()
     assert auth(same).headers["Authorization"] == f"Bearer {TOKEN}"
     assert "Authorization" not in auth(other).headers
+
+
+def test_token_never_in_logs_even_at_debug(recorder, caplog):
+    recorder.script = scripted(
+        json_reply(503, {"error": "busy"}), json_reply(401, {"error": f"bad token {TOKEN}"})
+    )
+    client = make_client(recorder.url)
+    with caplog.at_level("DEBUG"):
+        with pytest.raises(AuthenticationError) as info:
+            client.request("GET", "/sdk/check_connection")
+    assert "retry 1/5" in caplog.text  # the retry was logged
+    assert TOKEN not in caplog.text and TOKEN not in str(info.value)
+    assert info.value.__cause__ is None and info.value.__context__ is None
