@@ -1,0 +1,358 @@
+"""``PicselliaCallback``: streams a Keras ``fit`` run's metrics to a Picsellia experiment.
+
+The hooks only write to the run's on-disk spool; a background :class:`~picsellia_tf.sender.Sender`
+posts to the platform. See the class docstring for tags and steps.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import numbers
+import os
+import time
+import warnings
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from picsellia_tf import _keras
+from picsellia_tf.errors import ValidationError
+from picsellia_tf.sender import (
+    DeliveryWarning,
+    Sender,
+    Tailer,
+    make_sender_client,
+    sync_hint,
+)
+from picsellia_tf.spool import MAX_TAG_LENGTH, RunMeta, Spool, default_spool_dir, encode_point
+
+if TYPE_CHECKING:
+    from picsellia_tf.client import Client
+
+log = logging.getLogger("picsellia_tf.callback")
+
+_keras_module = _keras.keras_module()
+_CallbackBase: type = _keras_module.callbacks.Callback
+_ScheduleType: type = _keras_module.optimizers.schedules.LearningRateSchedule
+
+
+class PicselliaCallback(_CallbackBase):
+    """Sends the metrics of ``model.fit`` to a Picsellia experiment version, without slowing it.
+
+    Name the experiment with ``training_id`` and ``network_id``, or give ``project_id`` and
+    ``model_name`` to start a new version (``experiments.init``) when training begins.
+
+    Tags and steps:
+
+    - Every metric Keras hands ``on_epoch_end`` (``loss``, ``accuracy``, ``val_loss``, ...),
+      under its Keras name, at step = the epoch index as Keras numbers it (0 for the first
+      epoch; with ``fit(initial_epoch=k)`` the curve continues at ``k``).
+    - ``learning_rate`` at the same step: the optimizer's rate at the end of the epoch (a
+      ``LearningRateSchedule`` is evaluated at ``optimizer.iterations``); a ``learning_rate``
+      that Keras already put in the logs (e.g. by ``ReduceLROnPlateau``) is used as it is.
+    - With ``log_every_n_batches=N``: each batch metric as ``batch/<name>`` at the global step
+      = ``optimizer.iterations`` after that batch (1 for the first optimizer step), when it is
+      a multiple of N. A resumed run whose optimizer state was restored continues the curve.
+    - With ``tensorboard_logdir``: scalars other code writes there (``tf.summary``, Keras's
+      ``TensorBoard`` callback, placed *before* this one) are streamed too, tags as the
+      tailer names them (``<run>/<tag>``, e.g. ``train/epoch_loss``), steps as written.
+
+    Delivery: every point is appended to ``<spool_dir>/<network_id>-<training_id>/`` before it
+    is sent, and a background thread posts what is new every ``flush_interval`` seconds,
+    retrying with backoff. ``on_train_end`` waits for delivery until ``flush_timeout`` seconds
+    pass without a successful post (``flush_max_time`` at most); what is left stays spooled and
+    one warning gives the command that sends it (``picsellia-tf sync DIR``). A fully delivered
+    run's spool directory is removed. ``offline=True`` (or ``PICSELLIA_MODE=offline``) only
+    spools. Under multi-worker ``tf.distribute`` only the chief logs; other workers do nothing.
+    No hook ever raises into ``fit``: errors become one warning.
+    """
+
+    # Keras 3 may run batch hooks on a worker thread; these hooks are thread-safe.
+    async_safe = True
+
+    def __init__(
+        self,
+        client: Client | None = None,
+        *,
+        training_id: int | None = None,
+        network_id: str | None = None,
+        project_id: str | None = None,
+        model_name: str | None = None,
+        log_every_n_batches: int | None = None,
+        flush_interval: float = 2.0,
+        offline: bool = False,
+        spool_dir: str | os.PathLike[str] | None = None,
+        tensorboard_logdir: str | os.PathLike[str] | None = None,
+        flush_timeout: float = 5.0,
+        flush_max_time: float = 30.0,
+    ) -> None:
+        super().__init__()
+        if (training_id is None) != (network_id is None):
+            raise ValidationError(
+                "PicselliaCallback: give both training_id and network_id, or neither"
+            )
+        if training_id is None and not (project_id and model_name):
+            raise ValidationError(
+                "PicselliaCallback: name the experiment with training_id and network_id, "
+                "or give project_id and model_name to start a new version"
+            )
+        if training_id is not None and (
+            isinstance(training_id, bool)
+            or not isinstance(training_id, numbers.Integral)
+            or training_id < 1
+        ):
+            raise ValidationError(
+                f"PicselliaCallback: training_id: expected an int >= 1, got {training_id!r}"
+            )
+        if network_id is not None and (not isinstance(network_id, str) or not network_id):
+            raise ValidationError(
+                f"PicselliaCallback: network_id: expected a non-empty string, got {network_id!r}"
+            )
+        for name, text in (("project_id", project_id), ("model_name", model_name)):
+            if text is not None and (not isinstance(text, str) or not text.strip()):
+                raise ValidationError(
+                    f"PicselliaCallback: {name}: expected a non-empty string, got {text!r}"
+                )
+        if log_every_n_batches is not None and (
+            isinstance(log_every_n_batches, bool)
+            or not isinstance(log_every_n_batches, int)
+            or log_every_n_batches < 1
+        ):
+            raise ValidationError(
+                "PicselliaCallback: log_every_n_batches: expected an int >= 1 or None, "
+                f"got {log_every_n_batches!r}"
+            )
+        for name, seconds in (
+            ("flush_interval", flush_interval),
+            ("flush_timeout", flush_timeout),
+            ("flush_max_time", flush_max_time),
+        ):
+            if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds <= 0:
+                raise ValidationError(
+                    f"PicselliaCallback: {name}: expected seconds > 0, got {seconds!r}"
+                )
+        self.offline = bool(offline) or os.environ.get("PICSELLIA_MODE", "").lower() == "offline"
+        if client is None and not self.offline:
+            from picsellia_tf.client import Client
+
+            client = Client()
+        self.client = client
+        self.training_id: int | None = int(training_id) if training_id is not None else None
+        self.network_id: str | None = network_id
+        self.project_id = project_id
+        self.model_name = model_name
+        self.log_every_n_batches = log_every_n_batches
+        self.flush_interval = float(flush_interval)
+        self.flush_timeout = float(flush_timeout)
+        self.flush_max_time = float(flush_max_time)
+        self.spool_dir = Path(spool_dir) if spool_dir is not None else default_spool_dir()
+        self.tensorboard_logdir = tensorboard_logdir
+        self.spool: Spool | None = None
+        self.sender: Sender | None = None
+        self._active = False
+        self._run_offline = self.offline
+        self._iter_base = 0
+        self._batches_seen = 0
+        self._warned: set[str] = set()
+        self._queued_warnings: list[str] = []
+        self._hinted = False
+        self._init_error: BaseException | None = None
+
+    def __repr__(self) -> str:
+        return (
+            f"PicselliaCallback(training_id={self.training_id}, network_id={self.network_id!r}, "
+            f"offline={self.offline})"
+        )
+
+    # -- warnings ----------------------------------------------------------------------------
+
+    def _warn_once(self, key: str, message: str) -> None:
+        if key in self._warned:
+            return
+        self._warned.add(key)
+        warnings.warn(message, DeliveryWarning, stacklevel=3)
+
+    def _queue_warning(self, message: str) -> None:
+        """From the sender thread: shown by the next hook, on the training thread."""
+        if "picsellia-tf sync" in message:
+            self._hinted = True
+        self._queued_warnings.append(message)
+
+    def _emit_queued(self) -> None:
+        while self._queued_warnings:
+            message = self._queued_warnings.pop(0)
+            self._warn_once(message, message)
+
+    def _hook_failed(self, where: str, exc: BaseException) -> None:
+        hint = f"; points logged so far are in {self.spool.path}" if self.spool else ""
+        self._warn_once(
+            "hook",
+            f"PicselliaCallback: {where} failed ({type(exc).__name__}: {exc}); training goes "
+            f"on{hint}",
+        )
+
+    # -- setup -------------------------------------------------------------------------------
+
+    def _start_experiment(self) -> None:
+        """Ask the platform for a new version; on failure, spool offline for ``sync``."""
+        assert self.client is not None and self.project_id and self.model_name
+        try:
+            exp = make_sender_client(self.client).experiments.init(self.project_id, self.model_name)
+        except Exception as exc:  # noqa: BLE001 -- training must start anyway
+            self._run_offline = True
+            self._init_error = exc
+            return
+        self.training_id, self.network_id = exp.training_id, exp.network_id
+
+    def _make_tailer(self) -> Tailer | None:
+        if self.tensorboard_logdir is None:
+            return None
+        from picsellia_tf import tfevents
+
+        return tfevents.LogdirTailer(self.tensorboard_logdir)
+
+    def _setup(self) -> None:
+        self._active = _keras.is_chief(self.model)
+        if not self._active:
+            log.info("PicselliaCallback: not the chief worker; this worker logs nothing")
+            return
+        self._run_offline = self.offline
+        self._init_error = None
+        if self.training_id is None and not self.offline:
+            self._start_experiment()
+        meta = RunMeta(
+            host=getattr(self.client, "host", None),
+            project_id=self.project_id,
+            model_name=self.model_name,
+            training_id=self.training_id,
+            network_id=self.network_id,
+        )
+        self.spool = Spool.create(self.spool_dir, meta)
+        if self._init_error is not None:
+            self._hinted = True
+            self._warn_once(
+                "init",
+                f"PicselliaCallback: could not start an experiment version of "
+                f"{self.model_name!r} in project {self.project_id!r} ({self._init_error}); "
+                f"logging offline to {self.spool.path}. Send it later with: "
+                f"{sync_hint(self.spool)}",
+            )
+        sender_client = (
+            None if self._run_offline or self.client is None else make_sender_client(self.client)
+        )
+        try:
+            tailer = self._make_tailer()
+        except Exception as exc:  # noqa: BLE001
+            tailer = None
+            self._warn_once("tailer", f"PicselliaCallback: cannot read tensorboard_logdir: {exc}")
+        self.sender = Sender(
+            self.spool,
+            sender_client,
+            flush_interval=self.flush_interval,
+            tailer=tailer,
+            warn=self._queue_warning,
+        )
+        self.sender.start()
+        self._iter_base = _keras.read_iterations(self.model) or 0
+
+    # -- recording ---------------------------------------------------------------------------
+
+    def _write(self, points: list[tuple[str, int, Any]]) -> None:
+        if self.spool is None:
+            return
+        now = time.time()
+        lines = []
+        for tag, step, value in points:
+            try:
+                number = float(value)
+            except (TypeError, ValueError):
+                continue  # not a scalar (e.g. a per-class array): not a series
+            if len(tag) > MAX_TAG_LENGTH:
+                self._warn_once(
+                    f"tag:{tag}",
+                    f"PicselliaCallback: metric {tag[:40]!r}... has a name longer than "
+                    f"{MAX_TAG_LENGTH} characters; not logged",
+                )
+                continue
+            lines.append(encode_point(tag, step, number, now))
+        if lines:
+            self.spool.append_lines("".join(lines))
+
+    # -- Keras hooks -------------------------------------------------------------------------
+
+    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
+        try:
+            self._setup()
+        except Exception as exc:  # noqa: BLE001
+            self._active = False
+            self._hook_failed("on_train_begin", exc)
+
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        if not self._active:
+            return
+        try:
+            self._emit_queued()
+            iterations = _keras.read_iterations(self.model)
+            self._iter_base = iterations if iterations is not None else self._batches_seen
+        except Exception as exc:  # noqa: BLE001
+            self._hook_failed("on_epoch_begin", exc)
+
+    def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        if not self._active or self.log_every_n_batches is None:
+            return
+        try:
+            step = self._iter_base + batch + 1
+            self._batches_seen = step
+            if step % self.log_every_n_batches or not logs:
+                return
+            self._write([("batch/" + name, step, value) for name, value in logs.items()])
+        except Exception as exc:  # noqa: BLE001
+            self._hook_failed("on_train_batch_end", exc)
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        if not self._active:
+            return
+        try:
+            self._emit_queued()
+            logs = dict(logs or {})
+            points = [(name, int(epoch), value) for name, value in logs.items()]
+            if "learning_rate" not in logs:
+                lr = _keras.current_learning_rate(self.model, _ScheduleType)
+                if lr is not None and math.isfinite(lr):
+                    points.append(("learning_rate", int(epoch), lr))
+            self._write(points)
+            if self.sender is not None:
+                self.sender.wake()
+        except Exception as exc:  # noqa: BLE001
+            self._hook_failed("on_epoch_end", exc)
+
+    def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
+        if not self._active:
+            return
+        self._active = False
+        try:
+            self._emit_queued()
+            sender, spool = self.sender, self.spool
+            if sender is None or spool is None:
+                return
+            delivered = sender.close(self.flush_timeout, self.flush_max_time)
+            self._emit_queued()
+            if delivered:
+                log.info("PicselliaCallback: %d points delivered", sender.sent)
+            elif self._run_offline and not self._hinted:
+                log.info(
+                    "PicselliaCallback: offline run spooled in %s; send it with: %s",
+                    spool.path,
+                    sync_hint(spool),
+                )
+            elif not self._hinted:
+                self._hinted = True
+                reason = f" ({sender.last_error})" if sender.last_error else ""
+                self._warn_once(
+                    "unsent",
+                    f"PicselliaCallback: some points could not be sent to the platform"
+                    f"{reason}; they are kept in {spool.path}. Send them with: "
+                    f"{sync_hint(spool)}",
+                )
+        except Exception as exc:  # noqa: BLE001
+            self._hook_failed("on_train_end", exc)

@@ -1,0 +1,518 @@
+"""Delivery of spooled runs to the platform: the one place that knows retries, backoff and deadlines.
+
+- :class:`Delivery` sends what a :class:`~picsellia_tf.spool.Spool` holds that the server has
+  not accepted yet, one batch at a time, through *channels* (one per kind of spooled job:
+  points today; previews can be another channel with the same interface).
+- :class:`Sender` runs a ``Delivery`` on a daemon thread for a live training run: one post per
+  ``flush_interval`` with everything new, capped exponential backoff with jitter on failures,
+  ``flush``/``close`` with deadlines, and a best-effort flush at interpreter exit.
+- :func:`sync_run` and :func:`post_logs_chunked` are the synchronous forms used by
+  ``picsellia-tf sync`` and ``picsellia-tf push-logs``.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import random
+import threading
+import time
+import warnings
+import weakref
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from picsellia_tf.errors import NetworkError, RateLimitError, ServerError, ValidationError
+from picsellia_tf.spool import Point, Spool, to_logs
+
+if TYPE_CHECKING:
+    from picsellia_tf.client import Client
+
+log = logging.getLogger("picsellia_tf.sender")
+
+MAX_POINTS_PER_POST = 10_000
+SENDER_TIMEOUT = 10.0
+
+
+class DeliveryWarning(UserWarning):
+    """Something could not be sent to the platform; it stays in the spool."""
+
+
+def sync_hint(spool: Spool) -> str:
+    """The command that sends a spooled run later."""
+    return f"picsellia-tf sync {spool.path}"
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """True for failures that may go away: connection problems, 429 and 5xx."""
+    return isinstance(exc, NetworkError | RateLimitError | ServerError)
+
+
+class Backoff:
+    """Capped exponential backoff with full jitter: ``uniform(0, min(cap, base * 2**n))``."""
+
+    def __init__(self, base: float = 0.5, cap: float = 30.0, rng: random.Random | None = None):
+        self.base = base
+        self.cap = cap
+        self.failures = 0
+        self._rng = rng or random.Random()
+
+    def next(self, hint: float | None = None) -> float:
+        """The delay before the next try; ``hint`` (a server's Retry-After) is a floor."""
+        ceiling = min(self.cap, self.base * (2**self.failures))
+        self.failures += 1
+        delay = self._rng.uniform(ceiling / 2, ceiling)
+        if hint is not None and hint > delay:
+            delay = min(hint, self.cap)
+        return delay
+
+    def reset(self) -> None:
+        self.failures = 0
+
+
+def make_sender_client(client: Client) -> Client:
+    """A client for background delivery: same host and token, a short timeout, no retries of
+    its own (the sender and ``sync`` run their own backoff)."""
+    with_options = getattr(client, "with_options", None)
+    if callable(with_options):
+        return with_options(timeout=SENDER_TIMEOUT, max_retries=0, retry_deadline=SENDER_TIMEOUT)
+    token = getattr(client, "_token", None)
+    reveal = getattr(token, "reveal", None)
+    if not callable(reveal):
+        return client
+    return type(client)(
+        token=reveal(),
+        host=client.host,
+        timeout=SENDER_TIMEOUT,
+        max_retries=0,
+        retry_deadline=SENDER_TIMEOUT,
+    )
+
+
+class Target:
+    """An experiment version on the platform: where a run's jobs go."""
+
+    def __init__(self, client: Client, training_id: int, network_id: str):
+        self.client = client
+        self.training_id = training_id
+        self.network_id = network_id
+
+    def __repr__(self) -> str:
+        return f"Target(training_id={self.training_id}, network_id={self.network_id!r})"
+
+    def post_logs(self, logs: dict[str, dict[str, list[Any]]]) -> int:
+        """One ``POST /sdk/post_logs``."""
+        return int(self.client.experiments.post_logs(self.training_id, self.network_id, logs))
+
+
+class Channel(Protocol):
+    """One kind of spooled job (points; previews later).
+
+    ``send_next`` sends the next batch of unsent items and records it as delivered in the spool;
+    it returns how many items it sent (0 when nothing is pending) and raises when the batch
+    could not be delivered, which then stays pending for the next call.
+    """
+
+    name: str
+
+    def has_pending(self) -> bool: ...
+
+    def send_next(self, target: Target) -> int: ...
+
+
+class PointsChannel:
+    """Scalar points from ``points.jsonl``, posted as LOGS, acknowledged by byte offset."""
+
+    name = "points"
+
+    def __init__(self, spool: Spool, max_points: int = MAX_POINTS_PER_POST):
+        self.spool = spool
+        self.max_points = max_points
+        self._read_pos = spool.acked()
+        self._batch: list[Point] = []
+
+    def has_pending(self) -> bool:
+        return bool(self._batch) or self.spool.size() > self._read_pos
+
+    def send_next(self, target: Target) -> int:
+        if len(self._batch) < self.max_points:
+            more, self._read_pos = self.spool.read(
+                self._read_pos, self.max_points - len(self._batch)
+            )
+            self._batch.extend(more)
+        end = self._read_pos
+        if not self._batch:
+            if end > self.spool.acked():
+                self.spool.ack(end)  # only blank or unreadable lines were left
+            return 0
+        target.post_logs(to_logs(self._batch))
+        sent = len(self._batch)
+        self._batch = []
+        self.spool.ack(end)
+        return sent
+
+
+@dataclass
+class DrainResult:
+    """What a synchronous delivery achieved."""
+
+    sent: int
+    complete: bool
+    error: BaseException | None = None
+
+
+class Delivery:
+    """Sends a spool's pending jobs (or in-memory ones) to an experiment version."""
+
+    def __init__(
+        self,
+        client: Client,
+        channels: Iterable[Channel],
+        *,
+        spool: Spool | None = None,
+        target: Target | None = None,
+    ):
+        self.client = client
+        self.channels: list[Channel] = list(channels)
+        self.spool = spool
+        self.sent = 0
+        self._target = target
+
+    @classmethod
+    def for_spool(cls, spool: Spool, client: Client, max_points: int = MAX_POINTS_PER_POST):
+        """Delivery of everything a spooled run holds."""
+        return cls(client, [PointsChannel(spool, max_points)], spool=spool)
+
+    def target(self) -> Target:
+        """The experiment version; starts it (``experiments.init``) if the spool has no ids yet."""
+        if self._target is not None:
+            return self._target
+        if self.spool is None:
+            raise ValidationError("Delivery: needs a spool or a target")
+        meta = self.spool.meta
+        if not meta.has_experiment:
+            if not (meta.project_id and meta.model_name):
+                raise ValidationError(
+                    f"{self.spool.path}: meta.json has neither training_id/network_id "
+                    "nor project_id/model_name"
+                )
+            exp = self.client.experiments.init(meta.project_id, meta.model_name)
+            meta.training_id, meta.network_id = exp.training_id, exp.network_id
+            self.spool.write_meta()
+            log.info(
+                "started experiment version training_id=%s network_id=%s for %s",
+                exp.training_id,
+                exp.network_id,
+                self.spool.path,
+            )
+        assert meta.training_id is not None and meta.network_id is not None
+        self._target = Target(self.client, meta.training_id, meta.network_id)
+        return self._target
+
+    def has_pending(self) -> bool:
+        return any(ch.has_pending() for ch in self.channels)
+
+    def step(self) -> int:
+        """Send one batch of each channel that has one; items sent. Raises on failure."""
+        total = 0
+        for channel in self.channels:
+            if channel.has_pending():
+                total += channel.send_next(self.target())
+        self.sent += total
+        return total
+
+    def drain(
+        self,
+        deadline: float,
+        *,
+        backoff: Backoff | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> DrainResult:
+        """Send everything, retrying transient failures until ``deadline`` (monotonic)."""
+        backoff = backoff or Backoff(cap=8.0)
+        sent_before = self.sent
+        while True:
+            try:
+                if self.step() == 0 and not self.has_pending():
+                    return DrainResult(self.sent - sent_before, True)
+                backoff.reset()
+            except Exception as exc:  # noqa: BLE001 -- classified below
+                remaining = deadline - time.monotonic()
+                if not is_retryable(exc) or remaining <= 0:
+                    return DrainResult(self.sent - sent_before, False, exc)
+                hint = exc.retry_after if isinstance(exc, RateLimitError) else None
+                sleep(min(backoff.next(hint), remaining))
+
+
+def sync_run(spool: Spool, client: Client, *, timeout: float = 300.0) -> DrainResult:
+    """Deliver one spooled run (``picsellia-tf sync``); inits the experiment if needed."""
+    delivery = Delivery.for_spool(spool, make_sender_client(client))
+    return delivery.drain(time.monotonic() + timeout)
+
+
+class ListChannel:
+    """Points held in memory, sent ``max_points`` at a time."""
+
+    name = "points"
+
+    def __init__(self, points: list[Point], max_points: int = MAX_POINTS_PER_POST):
+        self._points = points
+        self._pos = 0
+        self.max_points = max_points
+
+    def has_pending(self) -> bool:
+        return self._pos < len(self._points)
+
+    def send_next(self, target: Target) -> int:
+        chunk = self._points[self._pos : self._pos + self.max_points]
+        if not chunk:
+            return 0
+        target.post_logs(to_logs(chunk))
+        self._pos += len(chunk)
+        return len(chunk)
+
+
+def logs_to_points(logs: dict[str, dict[str, list[Any]]]) -> list[Point]:
+    """LOGS as a list of points."""
+    points: list[Point] = []
+    for tag, series in logs.items():
+        steps, values = series["step"], series["value"]
+        walls = series.get("wall_time") or [None] * len(steps)
+        for step, value, wall in zip(steps, values, walls, strict=True):
+            points.append(Point(tag, int(step), float(value), wall))
+    return points
+
+
+def post_logs_chunked(
+    client: Client,
+    training_id: int,
+    network_id: str,
+    logs: dict[str, dict[str, list[Any]]],
+    *,
+    chunk: int = MAX_POINTS_PER_POST,
+    timeout: float = 300.0,
+) -> DrainResult:
+    """Post LOGS in chunks of ``chunk`` points, with the sender's retries (``push-logs``)."""
+    sender_client = make_sender_client(client)
+    delivery = Delivery(
+        sender_client,
+        [ListChannel(logs_to_points(logs), chunk)],
+        target=Target(sender_client, training_id, network_id),
+    )
+    return delivery.drain(time.monotonic() + timeout)
+
+
+class Tailer(Protocol):
+    """A source of extra points polled by the sender thread (e.g. a tfevents logdir tailer)."""
+
+    def poll(self) -> list[Any]: ...
+
+
+_live_senders: weakref.WeakSet[Sender] = weakref.WeakSet()
+_atexit_registered = False
+ATEXIT_DEADLINE = 2.0
+
+
+def _flush_at_exit() -> None:
+    for sender in list(_live_senders):
+        try:
+            sender.close(idle_timeout=ATEXIT_DEADLINE, max_time=ATEXIT_DEADLINE, at_exit=True)
+        except Exception:  # noqa: BLE001 -- never fail the interpreter's exit
+            pass
+
+
+class Sender:
+    """Background delivery of a live run's spool: one coalesced post per ``flush_interval``.
+
+    ``client=None`` means offline: nothing is sent, the spool is kept for ``picsellia-tf sync``.
+    ``tailer`` (anything with ``poll() -> [event with tag, step, value, wall_time]``) is polled
+    each flush and its points are spooled and sent like the others.
+    """
+
+    def __init__(
+        self,
+        spool: Spool,
+        client: Client | None,
+        *,
+        flush_interval: float = 2.0,
+        tailer: Tailer | None = None,
+        backoff: Backoff | None = None,
+        max_points: int = MAX_POINTS_PER_POST,
+        warn: Callable[[str], None] | None = None,
+    ):
+        self.spool = spool
+        self.client = client
+        self.flush_interval = flush_interval
+        self.tailer = tailer
+        self.backoff = backoff or Backoff()
+        self.delivery = Delivery.for_spool(spool, client, max_points) if client else None
+        self.last_error: BaseException | None = None
+        self.failed_attempts = 0
+        self.disabled_by: BaseException | None = None
+        self._warn = warn or _warn
+        self._cond = threading.Condition()
+        self._wake = threading.Event()
+        self._stop = False
+        self._flushing = 0
+        self._passes = 0
+        self._last_success = time.monotonic()
+        self._thread: threading.Thread | None = None
+        self._closed = False
+        self._tailer_failed = False
+        self._told_unreachable = False
+
+    def __repr__(self) -> str:
+        return f"Sender({str(self.spool.path)!r}, offline={self.client is None})"
+
+    @property
+    def sent(self) -> int:
+        """Items delivered so far."""
+        return self.delivery.sent if self.delivery else 0
+
+    def start(self) -> None:
+        """Start the daemon thread."""
+        global _atexit_registered
+        if self._thread is not None:
+            return
+        self._thread = threading.Thread(
+            target=self._run, name=f"picsellia-sender-{self.spool.path.name}", daemon=True
+        )
+        self._thread.start()
+        _live_senders.add(self)
+        if not _atexit_registered:
+            atexit.register(_flush_at_exit)
+            _atexit_registered = True
+
+    def wake(self) -> None:
+        """Ask for a delivery pass now rather than at the next interval."""
+        self._wake.set()
+
+    # -- the thread --------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        wait = self.flush_interval
+        while True:
+            self._wake.wait(wait)
+            self._wake.clear()
+            stopping = self._stop
+            self._poll_tailer()
+            wait = self._deliver()
+            with self._cond:
+                self._passes += 1
+                self._cond.notify_all()
+            if stopping:
+                return
+            if self._flushing:
+                wait = min(wait, 0.5)
+
+    def _poll_tailer(self) -> None:
+        if self.tailer is None or self._tailer_failed:
+            return
+        try:
+            events = self.tailer.poll()
+            if events:
+                self.spool.append(
+                    Point(e.tag, int(e.step), float(e.value), e.wall_time) for e in events
+                )
+        except Exception as exc:  # noqa: BLE001 -- a broken logdir must not stop the sender
+            self._tailer_failed = True
+            self._warn(f"PicselliaCallback: stopped reading tensorboard_logdir: {exc}")
+
+    def _deliver(self) -> float:
+        """One pass; the time to wait before the next one."""
+        if self.delivery is None or self.disabled_by is not None:
+            return self.flush_interval
+        try:
+            while self.delivery.step():
+                self._last_success = time.monotonic()
+                if self._stop and not self._flushing:
+                    break
+            self.backoff.reset()
+            self.last_error = None
+            return self.flush_interval
+        except Exception as exc:  # noqa: BLE001 -- every failure is handled here
+            self.last_error = exc
+            self.failed_attempts += 1
+            if is_retryable(exc):
+                if not self._told_unreachable:
+                    self._told_unreachable = True
+                    log.warning(
+                        "platform unreachable (%s); points are spooled in %s and retried",
+                        exc,
+                        self.spool.path,
+                    )
+                hint = exc.retry_after if isinstance(exc, RateLimitError) else None
+                return self.backoff.next(hint)
+            self.disabled_by = exc
+            self._warn(
+                f"PicselliaCallback: the platform refused the logs ({exc}); not retrying. "
+                f"Points keep being spooled in {self.spool.path}; after fixing the cause, "
+                f"send them with: {sync_hint(self.spool)}"
+            )
+            return self.flush_interval
+
+    # -- flushing ----------------------------------------------------------------------------
+
+    def _delivered(self) -> bool:
+        return self.delivery is not None and not self.delivery.has_pending()
+
+    def flush(self, idle_timeout: float = 5.0, max_time: float = 30.0) -> bool:
+        """Wait until everything spooled so far is delivered; True if it was.
+
+        Gives up ``idle_timeout`` seconds after the last successful post (or after the call,
+        whichever is later), and after ``max_time`` seconds in any case.
+        """
+        if self._thread is None or not self._thread.is_alive():
+            return self._delivered()
+        start = time.monotonic()
+        with self._cond:
+            self._flushing += 1
+        try:
+            self._wake.set()
+            target_pass = self._passes + 1
+            while True:
+                with self._cond:
+                    done = self._passes >= target_pass and (
+                        self._delivered() or self.delivery is None or self.disabled_by is not None
+                    )
+                    if done:
+                        return self._delivered()
+                    now = time.monotonic()
+                    deadline = min(start + max_time, max(start, self._last_success) + idle_timeout)
+                    if now >= deadline or not self._thread.is_alive():
+                        return self._delivered()
+                    self._cond.wait(min(deadline - now, 0.5))
+        finally:
+            with self._cond:
+                self._flushing -= 1
+
+    def close(
+        self, idle_timeout: float = 5.0, max_time: float = 30.0, *, at_exit: bool = False
+    ) -> bool:
+        """Final flush, then stop the thread; True if everything was delivered.
+
+        A fully delivered run's spool directory is removed; otherwise it stays, for
+        ``picsellia-tf sync``.
+        """
+        if self._closed:
+            return self._delivered()
+        self._closed = True
+        _live_senders.discard(self)
+        delivered = self.flush(idle_timeout, max_time)
+        self._stop = True
+        self._wake.set()
+        thread = self._thread
+        if thread is not None and thread.is_alive():
+            # The thread ends after its current pass; a post stuck in the network is abandoned
+            # (the thread is a daemon) rather than waited for.
+            thread.join(timeout=0.2 if delivered else 0.05)
+        delivered = self._delivered()
+        self.spool.close()
+        if delivered and not self.spool.pending():
+            self.spool.remove()
+        return delivered
+
+
+def _warn(message: str) -> None:
+    warnings.warn(message, DeliveryWarning, stacklevel=2)

@@ -1,0 +1,346 @@
+"""The on-disk spool of one training run: every point is written here before it is sent.
+
+A run directory holds:
+
+- ``meta.json``: where the points go (``host``, ``project_id``, ``model_name``, ``training_id``,
+  ``network_id``). Never the API token.
+- ``points.jsonl``: one JSON array ``[tag, step, value, wall_time]`` per line, append-only.
+- ``points.acked``: the byte offset in ``points.jsonl`` up to which the server has accepted
+  everything; replaced atomically after each accepted post.
+
+A line is complete once it ends with a newline; readers ignore an unterminated last line, and
+a writer reopening the file terminates it first. Writes are flushed to the OS (not fsynced), so
+a killed process loses nothing it had written.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import shutil
+import threading
+import time
+import uuid
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from picsellia_tf.errors import ValidationError
+
+META_FILE = "meta.json"
+POINTS_FILE = "points.jsonl"
+ACKED_FILE = "points.acked"
+FORMAT_VERSION = 1
+MAX_TAG_LENGTH = 256
+
+
+@dataclass(frozen=True)
+class Point:
+    """One scalar of one series: ``tag`` at ``step``."""
+
+    tag: str
+    step: int
+    value: float
+    wall_time: float | None = None
+
+
+@dataclass
+class RunMeta:
+    """Where a spooled run's points go. ``training_id``/``network_id`` are None until known."""
+
+    host: str | None = None
+    project_id: str | None = None
+    model_name: str | None = None
+    training_id: int | None = None
+    network_id: str | None = None
+    created: float | None = None
+
+    @property
+    def has_experiment(self) -> bool:
+        """True once the experiment version (training and network ids) is known."""
+        return self.training_id is not None and self.network_id is not None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "format": FORMAT_VERSION,
+            "host": self.host,
+            "project_id": self.project_id,
+            "model_name": self.model_name,
+            "training_id": self.training_id,
+            "network_id": self.network_id,
+            "created": self.created,
+        }
+
+    @classmethod
+    def from_json(cls, data: Any, where: str) -> RunMeta:
+        if not isinstance(data, dict):
+            raise ValidationError(f"{where}: expected a JSON object")
+        tid = data.get("training_id")
+        if tid is not None and (not isinstance(tid, int) or isinstance(tid, bool)):
+            raise ValidationError(f"{where}: field 'training_id': expected an int, got {tid!r}")
+        for name in ("host", "project_id", "model_name", "network_id"):
+            value = data.get(name)
+            if value is not None and not isinstance(value, str):
+                raise ValidationError(f"{where}: field {name!r}: expected a string")
+        created = data.get("created")
+        return cls(
+            host=data.get("host"),
+            project_id=data.get("project_id"),
+            model_name=data.get("model_name"),
+            training_id=tid,
+            network_id=data.get("network_id"),
+            created=float(created) if isinstance(created, int | float) else None,
+        )
+
+
+def default_spool_dir() -> Path:
+    """``$PICSELLIA_SPOOL_DIR``, else ``~/.cache/picsellia_tf/spool``."""
+    env = os.environ.get("PICSELLIA_SPOOL_DIR")
+    if env:
+        return Path(env).expanduser()
+    return Path.home() / ".cache" / "picsellia_tf" / "spool"
+
+
+def run_dir_name(meta: RunMeta) -> str:
+    """``<network_id>-<training_id>``, or a unique ``new-<model>-...`` name before init."""
+    if meta.has_experiment:
+        return f"{_safe(str(meta.network_id))}-{meta.training_id}"
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
+    return f"new-{_safe(meta.model_name or 'model')}-{stamp}-{uuid.uuid4().hex[:8]}"
+
+
+def _safe(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text)[:80] or "_"
+
+
+def is_run_dir(path: Path) -> bool:
+    """True if ``path`` is one run's spool directory."""
+    return (path / META_FILE).is_file()
+
+
+def find_runs(path: str | os.PathLike[str]) -> list[Path]:
+    """The run directories in ``path`` (``path`` itself if it is one), sorted by name."""
+    root = Path(path)
+    if not root.is_dir():
+        raise ValidationError(f"spool directory {str(root)!r} does not exist")
+    if is_run_dir(root):
+        return [root]
+    return sorted(p for p in root.iterdir() if p.is_dir() and is_run_dir(p))
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    os.replace(tmp, path)
+
+
+def encode_point(tag: str, step: int, value: float, wall_time: float | None) -> str:
+    """One spool line (with its newline)."""
+    return json.dumps([tag, step, value, wall_time], separators=(",", ":")) + "\n"
+
+
+class Spool:
+    """One run's spool directory: append points, read what is unsent, record what was accepted.
+
+    Appends are thread-safe. Reading and acknowledging are meant for one consumer at a time
+    (the sender thread, or ``picsellia-tf sync``).
+    """
+
+    def __init__(self, path: str | os.PathLike[str], meta: RunMeta):
+        self.path = Path(path)
+        self.meta = meta
+        self._lock = threading.Lock()
+        self._fh: IO[bytes] | None = None
+        self._written = 0
+        self.bad_lines = 0
+
+    def __repr__(self) -> str:
+        return f"Spool({str(self.path)!r})"
+
+    @classmethod
+    def create(cls, parent: str | os.PathLike[str], meta: RunMeta) -> Spool:
+        """Open the run directory for ``meta`` under ``parent``; reuses it if it exists."""
+        path = Path(parent) / run_dir_name(meta)
+        path.mkdir(parents=True, exist_ok=True)
+        if meta.created is None:
+            meta.created = time.time()
+        spool = cls(path, meta)
+        if is_run_dir(path):
+            old = cls.open(path).meta
+            meta.created = old.created or meta.created
+        spool.write_meta()
+        return spool
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str]) -> Spool:
+        """An existing run directory."""
+        path = Path(path)
+        meta_path = path / META_FILE
+        try:
+            data = json.loads(meta_path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ValidationError(
+                f"{meta_path}: not a spool run directory (no meta.json)"
+            ) from None
+        except (OSError, ValueError) as exc:
+            raise ValidationError(f"{meta_path}: unreadable: {exc}") from None
+        return cls(path, RunMeta.from_json(data, str(meta_path)))
+
+    def write_meta(self) -> None:
+        """Save ``meta`` atomically."""
+        _atomic_write(self.path / META_FILE, json.dumps(self.meta.to_json(), indent=2) + "\n")
+
+    # -- writing -----------------------------------------------------------------------------
+
+    def _open_for_append(self) -> IO[bytes]:
+        points = self.path / POINTS_FILE
+        fh = open(points, "ab")
+        size = fh.tell()
+        if size:
+            with open(points, "rb") as rd:
+                rd.seek(size - 1)
+                if rd.read(1) != b"\n":
+                    # A writer died mid-line: end that line so the next one stands alone.
+                    fh.write(b"\n")
+                    fh.flush()
+        self._written = fh.tell()
+        return fh
+
+    def append_lines(self, text: str) -> int:
+        """Append encoded lines (see :func:`encode_point`), flushed to the OS; the new size."""
+        data = text.encode("utf-8")
+        with self._lock:
+            fh = self._fh
+            if fh is None:
+                fh = self._fh = self._open_for_append()
+            fh.write(data)
+            fh.flush()
+            self._written += len(data)
+            return self._written
+
+    def append(self, points: Iterable[Point]) -> int:
+        """Append points; the spool's new size in bytes."""
+        return self.append_lines(
+            "".join(encode_point(p.tag, p.step, p.value, p.wall_time) for p in points)
+        )
+
+    def close(self) -> None:
+        """Close the append handle (appending again reopens it)."""
+        with self._lock:
+            if self._fh is not None:
+                self._fh.close()
+                self._fh = None
+
+    # -- reading and acknowledging -----------------------------------------------------------
+
+    def size(self) -> int:
+        """Bytes in ``points.jsonl`` (0 if absent)."""
+        try:
+            return (self.path / POINTS_FILE).stat().st_size
+        except FileNotFoundError:
+            return 0
+
+    def acked(self) -> int:
+        """Offset up to which every point was accepted by the server."""
+        try:
+            return int((self.path / ACKED_FILE).read_text(encoding="ascii").strip() or 0)
+        except FileNotFoundError:
+            return 0
+        except (OSError, ValueError):
+            return 0  # unreadable: resend everything (the server merges by tag and step)
+
+    def ack(self, offset: int) -> None:
+        """Record that everything before ``offset`` was accepted."""
+        _atomic_write(self.path / ACKED_FILE, f"{offset}\n")
+
+    def read(self, offset: int, max_points: int) -> tuple[list[Point], int]:
+        """Up to ``max_points`` complete points from ``offset``, and the offset after them."""
+        points: list[Point] = []
+        try:
+            fh = open(self.path / POINTS_FILE, "rb")
+        except FileNotFoundError:
+            return points, offset
+        with fh:
+            fh.seek(offset)
+            pos = offset
+            while len(points) < max_points:
+                line = fh.readline()
+                if not line.endswith(b"\n"):
+                    break  # end of file, or a line still being written
+                pos += len(line)
+                point = _decode(line)
+                if point is None:
+                    if line.strip():
+                        self.bad_lines += 1
+                    continue
+                points.append(point)
+        return points, pos
+
+    def iter_points(self, offset: int = 0, chunk: int = 10_000) -> Iterator[Point]:
+        """Every complete point from ``offset`` on."""
+        while True:
+            points, offset = self.read(offset, chunk)
+            if not points:
+                return
+            yield from points
+
+    def pending(self) -> bool:
+        """True if some bytes of points were not acknowledged."""
+        return self.acked() < self.size()
+
+    def remove(self) -> None:
+        """Delete the run directory."""
+        self.close()
+        shutil.rmtree(self.path, ignore_errors=True)
+
+
+def _decode(line: bytes) -> Point | None:
+    try:
+        tag, step, value, wall_time = json.loads(line)
+    except (ValueError, TypeError):
+        return None
+    if not isinstance(tag, str) or not isinstance(step, int) or isinstance(step, bool):
+        return None
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return None
+    if wall_time is not None and not isinstance(wall_time, int | float):
+        wall_time = None
+    return Point(tag, step, float(value), wall_time)
+
+
+def to_logs(points: Iterable[Point]) -> dict[str, dict[str, list[Any]]]:
+    """Points as the wire's LOGS; a (tag, step) seen twice keeps its last value."""
+    series: dict[str, dict[int, tuple[float, float | None]]] = {}
+    for p in points:
+        series.setdefault(p.tag, {})[p.step] = (p.value, p.wall_time)
+    logs: dict[str, dict[str, list[Any]]] = {}
+    for tag, by_step in series.items():
+        steps = sorted(by_step)
+        entry: dict[str, list[Any]] = {
+            "step": steps,
+            "value": [by_step[s][0] for s in steps],
+        }
+        walls = [by_step[s][1] for s in steps]
+        if all(w is not None for w in walls):
+            entry["wall_time"] = walls
+        logs[tag] = entry
+    return logs
+
+
+def check_point(tag: Any, step: Any, value: Any) -> str | None:
+    """Why this point cannot be sent (None if it can)."""
+    if not isinstance(tag, str) or not tag:
+        return f"tag {tag!r}: expected a non-empty string"
+    if len(tag) > MAX_TAG_LENGTH:
+        return f"tag {tag[:40]!r}...: longer than {MAX_TAG_LENGTH} characters"
+    if not isinstance(step, int) or isinstance(step, bool) or step < 0:
+        return f"tag {tag!r}: step {step!r} is not an int >= 0"
+    if not isinstance(value, float | int) or isinstance(value, bool):
+        return f"tag {tag!r}: value {value!r} is not a number"
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return None

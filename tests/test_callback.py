@@ -1,0 +1,350 @@
+"""PicselliaCallback in real ``fit`` runs against the local platform over loopback HTTP."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+import pytest
+from test_callback_support import (
+    BATCH,
+    STEPS_PER_EPOCH,
+    BatchRecorder,
+    assert_points_equal,
+    epoch_points,
+    new_experiment,
+    new_project,
+    server_points,
+    tiny_data,
+    tiny_model,
+)
+
+from picsellia_tf import PicselliaCallback
+from picsellia_tf.client import Client
+from picsellia_tf.errors import ValidationError
+from picsellia_tf.sender import DeliveryWarning
+from picsellia_tf.spool import Spool, find_runs
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def _fit(model: Any, callbacks: list[Any], epochs: int, initial_epoch: int = 0) -> Any:
+    x, y = tiny_data()
+    xv, yv = tiny_data(16, seed=1)
+    return model.fit(
+        x,
+        y,
+        batch_size=BATCH,
+        epochs=epochs,
+        initial_epoch=initial_epoch,
+        validation_data=(xv, yv),
+        callbacks=callbacks,
+        verbose=0,
+        shuffle=False,
+    )
+
+
+def _expected_lr(schedule: Any, epochs: list[int]) -> dict[int, float]:
+    return {e: float(schedule((e + 1) * STEPS_PER_EPOCH)) for e in epochs}
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_fit_logs_every_point_exactly_once(client: Client, tmp_path: Path) -> None:
+    exp = new_experiment(client)
+    schedule = keras.optimizers.schedules.ExponentialDecay(0.1, decay_steps=3, decay_rate=0.5)
+    model = tiny_model(keras, lr=schedule)
+    recorder = BatchRecorder(keras)
+    cb = PicselliaCallback(
+        client,
+        training_id=exp.training_id,
+        network_id=exp.network_id,
+        log_every_n_batches=1,
+        flush_interval=0.2,
+        spool_dir=tmp_path / "spool",
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DeliveryWarning)
+        history = _fit(model, [recorder.attach(model), cb], epochs=3)
+
+    got = server_points(client.experiments.get_logs(exp.training_id, exp.network_id))
+    want = epoch_points(history)
+    want["learning_rate"] = _expected_lr(schedule, history.epoch)
+    want.update(recorder.points)
+    assert set(want["batch/loss"]) == set(range(1, 3 * STEPS_PER_EPOCH + 1))
+    assert {"val_loss", "val_accuracy", "accuracy"} <= set(want)
+    assert_points_equal(got, want)
+    # Delivered in full: the run's spool directory is gone.
+    assert find_runs(tmp_path / "spool") == []
+
+
+def test_every_n_batches_and_resume_continue_the_curves(client: Client, tmp_path: Path) -> None:
+    exp = new_experiment(client)
+    model = tiny_model(keras)
+    recorder = BatchRecorder(keras)
+    kwargs: dict[str, Any] = dict(
+        training_id=exp.training_id,
+        network_id=exp.network_id,
+        log_every_n_batches=3,
+        flush_interval=0.2,
+        spool_dir=tmp_path / "spool",
+    )
+    h1 = _fit(model, [recorder.attach(model), PicselliaCallback(client, **kwargs)], epochs=2)
+    # A new callback for the same version, as a resumed script would make.
+    h2 = _fit(
+        model, [recorder.attach(model), PicselliaCallback(client, **kwargs)], 4, initial_epoch=2
+    )
+    assert h2.epoch == [2, 3]
+
+    got = server_points(client.experiments.get_logs(exp.training_id, exp.network_id))
+    want = epoch_points(h1)
+    for tag, points in epoch_points(h2).items():
+        want.setdefault(tag, {}).update(points)
+    lr = {e: 0.05 for e in range(4)}
+    want["learning_rate"] = lr
+    for tag, points in recorder.points.items():
+        want[tag] = {s: v for s, v in points.items() if s % 3 == 0}
+    assert sorted(want["batch/loss"]) == [3, 6, 9, 12, 15]
+    assert sorted(got["loss"]) == [0, 1, 2, 3]
+    assert_points_equal(got, want)
+
+
+def test_points_survive_random_errors_and_an_outage(platform: Any, tmp_path: Path) -> None:
+    client = platform.client
+    exp = new_experiment(client)
+    server = platform.server
+    server.faults.seed(7)
+    server.faults.paths = ("/sdk/post_logs",)
+    server.faults.error_rate = 0.3
+    model = tiny_model(keras)
+    recorder = BatchRecorder(keras)
+    slow = keras.callbacks.LambdaCallback(on_train_batch_end=lambda b, logs: time.sleep(0.03))
+    cb = PicselliaCallback(
+        client,
+        training_id=exp.training_id,
+        network_id=exp.network_id,
+        log_every_n_batches=1,
+        flush_interval=0.1,
+        spool_dir=tmp_path / "spool",
+        flush_timeout=15.0,
+    )
+
+    def outage() -> None:
+        server.stop()
+        time.sleep(1.5)
+        server.start()
+
+    timer = threading.Timer(0.6, outage)
+    timer.start()
+    try:
+        history = _fit(model, [recorder.attach(model), slow, cb], epochs=8)
+    finally:
+        timer.join()
+    server.faults.reset()
+
+    assert cb.sender is not None and cb.sender.sent > 0
+    assert cb.sender.failed_attempts >= 2  # the faults did hit the sender
+    got = server_points(client.experiments.get_logs(exp.training_id, exp.network_id))
+    want = epoch_points(history)
+    want["learning_rate"] = {e: 0.05 for e in history.epoch}
+    want.update(recorder.points)
+    assert len(want["batch/loss"]) == 8 * STEPS_PER_EPOCH
+    assert_points_equal(got, want)
+
+
+def test_offline_run_then_sync_starts_the_experiment(
+    platform: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from picsellia_tf.cli import main
+
+    monkeypatch.setenv("PICSELLIA_TOKEN", platform.token)
+
+    client = platform.client
+    project_id = new_project(client)
+    model = tiny_model(keras)
+    spool_dir = tmp_path / "spool"
+    cb = PicselliaCallback(
+        client, project_id=project_id, model_name="offline-net", offline=True, spool_dir=spool_dir
+    )
+    history = _fit(model, [cb], epochs=2)
+    (run,) = find_runs(spool_dir)
+    meta = json.loads((run / "meta.json").read_text())
+    assert meta["training_id"] is None and meta["project_id"] == project_id
+    assert platform.token not in (run / "meta.json").read_text()
+    assert meta["host"] == platform.host
+
+    assert main(["sync", str(spool_dir)]) == 0
+    model_info = next(m for m in client.models.list() if m.name == "offline-net")
+    (version,) = client.models.get(model_info.id).experiments
+    got = server_points(client.experiments.get_logs(version.training_id, model_info.id))
+    want = epoch_points(history)
+    want["learning_rate"] = {0: 0.05, 1: 0.05}
+    assert_points_equal(got, want)
+    assert not run.exists()
+
+
+def test_offline_from_environment(
+    client: Client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PICSELLIA_MODE", "offline")
+    monkeypatch.setenv("PICSELLIA_SPOOL_DIR", str(tmp_path / "env-spool"))
+    exp = new_experiment(client)
+    cb = PicselliaCallback(client, training_id=exp.training_id, network_id=exp.network_id)
+    _fit(tiny_model(keras), [cb], epochs=1)
+    assert client.experiments.get_logs(exp.training_id, exp.network_id) == {}
+    (run,) = find_runs(tmp_path / "env-spool")
+    assert run.name == f"{exp.network_id}-{exp.training_id}"
+    tags = {p.tag for p in Spool.open(run).iter_points()}
+    assert {"loss", "accuracy", "val_loss", "learning_rate"} <= tags
+
+
+def test_unreachable_platform_gives_one_warning_and_keeps_points(tmp_path: Path) -> None:
+    dead = Client(token="t0k3n", host=f"http://127.0.0.1:{_closed_port()}")
+    cb = PicselliaCallback(
+        dead,
+        training_id=3,
+        network_id="net",
+        log_every_n_batches=1,
+        flush_interval=0.1,
+        flush_timeout=0.5,
+        spool_dir=tmp_path / "spool",
+    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        history = _fit(tiny_model(keras), [cb], epochs=3)
+    ours = [w for w in caught if issubclass(w.category, DeliveryWarning)]
+    assert len(ours) == 1, [str(w.message) for w in ours]
+    message = str(ours[0].message)
+    run = tmp_path / "spool" / "net-3"
+    assert f"picsellia-tf sync {run}" in message
+    assert "t0k3n" not in message
+    points = list(Spool.open(run).iter_points())
+    assert len([p for p in points if p.tag == "batch/loss"]) == 3 * STEPS_PER_EPOCH
+    assert [p.value for p in points if p.tag == "loss"] == pytest.approx(history.history["loss"])
+
+
+def test_init_failure_degrades_to_offline_with_a_warning(tmp_path: Path) -> None:
+    dead = Client(token="t0k3n", host=f"http://127.0.0.1:{_closed_port()}")
+    cb = PicselliaCallback(
+        dead, project_id="p1", model_name="m1", flush_timeout=0.5, spool_dir=tmp_path / "s"
+    )
+    with pytest.warns(DeliveryWarning) as caught:
+        _fit(tiny_model(keras), [cb], epochs=1)
+    assert len(caught) == 1
+    assert "could not start an experiment version" in str(caught[0].message)
+    assert "picsellia-tf sync" in str(caught[0].message)
+    (run,) = find_runs(tmp_path / "s")
+    meta = Spool.open(run).meta
+    assert (meta.project_id, meta.model_name, meta.training_id) == ("p1", "m1", None)
+
+
+def test_refused_logs_warn_once_and_keep_spooling(client: Client, tmp_path: Path) -> None:
+    exp = new_experiment(client)
+    cb = PicselliaCallback(
+        client,
+        training_id=exp.training_id + 5,  # no such version: 404, not retried
+        network_id=exp.network_id,
+        log_every_n_batches=1,
+        flush_interval=0.05,
+        flush_timeout=1.0,
+        spool_dir=tmp_path / "spool",
+    )
+    slow = keras.callbacks.LambdaCallback(on_train_batch_end=lambda b, logs: time.sleep(0.02))
+    with pytest.warns(DeliveryWarning) as caught:
+        _fit(tiny_model(keras), [slow, cb], epochs=3)
+    assert len(caught) == 1, [str(w.message) for w in caught]
+    assert "refused" in str(caught[0].message)
+    assert "picsellia-tf sync" in str(caught[0].message)
+    assert cb.spool is not None
+    points = list(Spool.open(cb.spool.path).iter_points())
+    assert len([p for p in points if p.tag == "batch/loss"]) == 3 * STEPS_PER_EPOCH
+
+
+def test_on_train_end_does_not_wait_for_a_server_that_never_answers(
+    platform: Any, tmp_path: Path
+) -> None:
+    client = platform.client
+    exp = new_experiment(client)
+    platform.server.faults.paths = ("/sdk/post_logs",)
+    platform.server.faults.latency = 4.0
+    ended: list[float] = []
+    mark = keras.callbacks.LambdaCallback(on_epoch_end=lambda e, logs: ended.append(time.time()))
+    cb = PicselliaCallback(
+        client,
+        training_id=exp.training_id,
+        network_id=exp.network_id,
+        flush_interval=0.1,
+        flush_timeout=1.0,
+        spool_dir=tmp_path / "spool",
+    )
+    with pytest.warns(DeliveryWarning, match="picsellia-tf sync"):
+        _fit(tiny_model(keras), [mark, cb], epochs=2)
+    returned = time.time()
+    assert returned - ended[-1] < 1.0 + 1.5
+    platform.server.faults.reset()
+
+
+def test_hook_errors_become_one_warning(client: Client, tmp_path: Path) -> None:
+    exp = new_experiment(client)
+    not_a_dir = tmp_path / "file"
+    not_a_dir.write_text("x")
+    cb = PicselliaCallback(
+        client, training_id=exp.training_id, network_id=exp.network_id, spool_dir=not_a_dir
+    )
+    with pytest.warns(DeliveryWarning) as caught:
+        history = _fit(tiny_model(keras), [cb], epochs=2)
+    assert len(caught) == 1
+    assert "on_train_begin failed" in str(caught[0].message)
+    assert len(history.epoch) == 2
+
+
+def test_learning_rate_in_logs_is_not_overridden(client: Client, tmp_path: Path) -> None:
+    exp = new_experiment(client)
+    model = tiny_model(keras, lr=0.2)
+    sched = keras.callbacks.LearningRateScheduler(lambda epoch, lr: 0.2 / (epoch + 1))
+    cb = PicselliaCallback(
+        client,
+        training_id=exp.training_id,
+        network_id=exp.network_id,
+        flush_interval=0.1,
+        spool_dir=tmp_path / "spool",
+    )
+    _fit(model, [sched, cb], epochs=3)
+    got = server_points(client.experiments.get_logs(exp.training_id, exp.network_id))
+    assert got["learning_rate"] == pytest.approx({0: 0.2, 1: 0.1, 2: 0.2 / 3})
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"training_id": 1}, "both training_id and network_id"),
+        ({}, "project_id and model_name"),
+        ({"project_id": "p"}, "project_id and model_name"),
+        ({"training_id": 0, "network_id": "n"}, "training_id: expected an int >= 1"),
+        ({"training_id": 1, "network_id": ""}, "network_id: expected a non-empty string"),
+        ({"training_id": 1, "network_id": "n", "log_every_n_batches": 0}, "log_every_n_batches"),
+        ({"training_id": 1, "network_id": "n", "flush_interval": -1}, "flush_interval"),
+    ],
+)
+def test_bad_arguments_are_named(kwargs: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        PicselliaCallback(offline=True, **kwargs)
+
+
+def test_repr_hides_the_token(client: Client, tmp_path: Path) -> None:
+    cb = PicselliaCallback(client, training_id=1, network_id="n", spool_dir=tmp_path)
+    assert "n" in repr(cb)
+    assert client._token.reveal() not in repr(cb)
+    assert isinstance(cb, keras.callbacks.Callback)
+    assert np.isfinite(cb.flush_timeout)

@@ -1,0 +1,92 @@
+"""Shared pieces of the callback tests: tiny data, a tiny model, expected points from Keras."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import numpy as np
+
+from picsellia_tf.types import Experiment
+
+STEPS_PER_EPOCH = 4
+BATCH = 8
+
+
+def new_experiment(client: Any, model_name: str = "tiny") -> Experiment:
+    """A fresh project and a new experiment version in it."""
+    project = client.projects.create(f"p-{uuid.uuid4().hex[:8]}", "classification")
+    return client.experiments.init(project.id, model_name)
+
+
+def new_project(client: Any) -> str:
+    return client.projects.create(f"p-{uuid.uuid4().hex[:8]}", "classification").id
+
+
+def tiny_data(n: int = STEPS_PER_EPOCH * BATCH, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 4)).astype("float32")
+    y = (x.sum(axis=1) > 0).astype("float32")
+    return x, y
+
+
+def tiny_model(keras: Any, lr: Any = 0.05) -> Any:
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1, activation="sigmoid")])
+    model.compile(
+        optimizer=keras.optimizers.SGD(learning_rate=lr),
+        loss="binary_crossentropy",
+        metrics=["accuracy"],
+    )
+    return model
+
+
+class BatchRecorder:
+    """Collects ``on_train_batch_end`` logs with their global step (optimizer iterations)."""
+
+    def __init__(self, keras: Any):
+        self.points: dict[str, dict[int, float]] = {}
+
+        def on_batch_end(batch: int, logs: dict[str, Any] | None) -> None:
+            step = int(np.asarray(self.model.optimizer.iterations))
+            for name, value in (logs or {}).items():
+                self.points.setdefault(f"batch/{name}", {})[step] = float(value)
+
+        self.callback = keras.callbacks.LambdaCallback(on_train_batch_end=on_batch_end)
+        self.model: Any = None
+
+    def attach(self, model: Any) -> Any:
+        self.model = model
+        return self.callback
+
+
+def epoch_points(history: Any, initial_epoch: int = 0) -> dict[str, dict[int, float]]:
+    """History's metrics as {tag: {epoch: value}}."""
+    out: dict[str, dict[int, float]] = {}
+    epochs = history.epoch
+    for name, values in history.history.items():
+        for epoch, value in zip(epochs, values, strict=True):
+            out.setdefault(name, {})[epoch] = float(value)
+    return out
+
+
+def server_points(logs: dict[str, dict[str, list[Any]]]) -> dict[str, dict[int, float]]:
+    """The server's LOGS as {tag: {step: value}}, asserting no step appears twice."""
+    out: dict[str, dict[int, float]] = {}
+    for tag, series in logs.items():
+        steps = series["step"]
+        assert len(steps) == len(set(steps)), f"{tag}: duplicated steps {steps}"
+        out[tag] = {int(s): float(v) for s, v in zip(steps, series["value"], strict=True)}
+    return out
+
+
+def assert_points_equal(
+    got: dict[str, dict[int, float]], want: dict[str, dict[int, float]], rel: float = 1e-6
+) -> None:
+    """Same tags, same steps, same values (float32 tolerance)."""
+    assert sorted(got) == sorted(want), f"tags differ: {sorted(got)} != {sorted(want)}"
+    for tag in want:
+        assert sorted(got[tag]) == sorted(want[tag]), f"{tag}: steps differ"
+        for step, value in want[tag].items():
+            assert np.isclose(got[tag][step], value, rtol=rel, atol=1e-7), (
+                f"{tag}@{step}: {got[tag][step]} != {value}"
+            )
