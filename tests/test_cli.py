@@ -310,6 +310,12 @@ def test_datasets_upload_list_show_delete(platform: Any, client: Any, tmp_path: 
     assert [d.name for d in client.datasets.list()] == ["cars"]  # nothing created on error
     proc = run(platform, "datasets", "upload", str(folder), "--dataset", "nope", code=1)
     assert "404" in proc.stderr
+    platform.server.faults.paths = ("/api/v1/raw_data/",)
+    platform.server.faults.fail_next(1, status=413)  # refused upload: the command stops
+    proc = run(platform, "datasets", "upload", str(folder), "--dataset", dataset.id, code=1)
+    assert "413" in proc.stderr and "stopped after 0/4 files in dataset 'cars'" in proc.stderr
+    assert f"--dataset {dataset.id}" in proc.stderr
+    platform.server.faults.reset()
 
     # A dataset used by a project cannot go (409), until the project does.
     project = client.projects.create("p", "classification", dataset_name="cars")

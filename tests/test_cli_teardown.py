@@ -120,6 +120,13 @@ def test_plan_and_execute_in_a_safe_order(client: Any) -> None:
         client.models.get(exp.network_id)
     assert client.projects.get(user.id).dataset is not None
 
+    # A version whose project was deleted answers 404 but stays on its model: a failure.
+    version = client.experiments.init(user.id, "orphaned")
+    orphans = teardown.plan_experiments(client, [version.network_id])
+    client.projects.delete(user.id)
+    result = teardown.execute(client, orphans)
+    assert result.already_gone == [] and "its project is gone" in result.failed[0].error
+
 
 def test_example_runs_against_a_fresh_local_platform() -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PICSELLIA_")}

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from picsellia_tf.cli._common import add_connection_options, emit, make_client
-from picsellia_tf.errors import ValidationError
+from picsellia_tf.errors import PicselliaError, ValidationError
 from picsellia_tf.types import PROJECT_TYPES, ROLES, TOOLS, Collaborator, Label
 
 if TYPE_CHECKING:
@@ -305,10 +305,19 @@ def _datasets_upload(args: argparse.Namespace) -> int:
             _progress(args, f"created dataset {dataset.name!r} ({dataset.id})")
         else:
             dataset = client.datasets.get(args.dataset)
-        uploaded = []
-        for start in range(0, len(files), UPLOAD_CHUNK):
-            uploaded.extend(client.datasets.upload(dataset.id, files[start : start + UPLOAD_CHUNK]))
-            _progress(args, f"uploaded {len(uploaded)}/{len(files)} files")
+        uploaded: list[Any] = []
+        try:
+            for start in range(0, len(files), UPLOAD_CHUNK):
+                chunk = files[start : start + UPLOAD_CHUNK]
+                uploaded.extend(client.datasets.upload(dataset.id, chunk))
+                _progress(args, f"uploaded {len(uploaded)}/{len(files)} files")
+        except PicselliaError:
+            _progress(
+                args,
+                f"stopped after {len(uploaded)}/{len(files)} files in dataset "
+                f"{dataset.name!r} ({dataset.id}); run the upload again with --dataset {dataset.id}",
+            )
+            raise
     text = f"uploaded {len(uploaded)} files to dataset {dataset.name!r} ({dataset.id})"
     emit(args, {"dataset": dataset, "uploaded": uploaded}, text)
     return 0
