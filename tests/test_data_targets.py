@@ -49,7 +49,7 @@ SHAPES_B = [
     rect("cat", 8, 8, 16, 8),
     poly("dog", (30, 10), (50, 10), (50, 30), (30, 30)),
     poly("dog", (2, 30), (12, 30), (2, 40)),
-    poly("cat", (9.5, 20.4), (20.49, 20.4), (20.49, 25.5), (9.5, 25.5)),
+    poly("cat", (10.5, 20.4), (20.49, 20.4), (20.49, 24.5), (10.5, 24.5)),
 ]
 
 
@@ -60,7 +60,7 @@ def expected_mask_b() -> np.ndarray:
     m[10:31, 30:51] = 2  # polygon: on or inside, vertices included
     rows, cols = np.mgrid[0:H, 0:W]
     m[(cols >= 2) & (rows >= 30) & ((cols - 2) + (rows - 30) <= 10)] = 2
-    m[20:27, 10:21] = 1  # vertices rounded half up: (10, 20) .. (20, 26), inclusive
+    m[20:26, 11:21] = 1  # vertices rounded half up: (11, 20) .. (20, 25), inclusive
     return m
 
 

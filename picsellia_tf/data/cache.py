@@ -100,7 +100,8 @@ class Outcome:
 
 
 class Progress:
-    """A single progress line on a stream (stderr), rewritten at most every 0.2 s."""
+    """A single progress line on a stream (stderr): rewritten at most every 0.2 s on a
+    terminal, written once at the end otherwise (logs stay readable)."""
 
     def __init__(self, total: int, label: str, stream: TextIO | None = None, enabled: bool = True):
         self.total = total
@@ -110,6 +111,10 @@ class Progress:
         self.done = self.downloaded = self.failed = 0
         self._last = 0.0
         self._lock = threading.Lock()
+        try:
+            self._tty = self.stream.isatty()
+        except (AttributeError, ValueError):
+            self._tty = False
 
     def update(self, outcome: Outcome) -> None:
         """Count one finished item."""
@@ -118,7 +123,8 @@ class Progress:
             self.downloaded += outcome.downloaded
             self.failed += outcome.error is not None
             now = time.monotonic()
-            if self.enabled and (now - self._last >= 0.2 or self.done == self.total):
+            final = self.done == self.total
+            if self.enabled and (final or (self._tty and now - self._last >= 0.2)):
                 self._last = now
                 self._write()
 
