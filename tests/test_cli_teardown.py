@@ -128,20 +128,34 @@ def test_plan_and_execute_in_a_safe_order(client: Any) -> None:
     assert result.already_gone == [] and "its project is gone" in result.failed[0].error
 
 
-def test_example_runs_against_a_fresh_local_platform() -> None:
+def run_example(**env_extra: str) -> str:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PICSELLIA_")}
     proc = subprocess.run(
         [sys.executable, str(ROOT / "examples" / "cleanup.py")],
         capture_output=True,
         text=True,
-        env=env,
+        env={**env, **env_extra},
         timeout=120,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    out = proc.stdout
+    assert "Traceback" not in proc.stderr
+    return proc.stdout
+
+
+def test_example_runs_against_a_fresh_local_platform() -> None:
+    out = run_example()
     assert "fresh local platform" in out
     assert "versions left on the model: [3]" in out
     assert "is used by project(s)" in out  # the dataset-alone dry run warns
     assert "would delete 2 projects, 1 model and 1 dataset" in out
     assert "done: deleted 4, already gone 0, failed 0" in out
     assert out.index("deleted: project") < out.index("deleted: dataset")
+
+
+def test_example_with_a_token_touches_only_what_it_created(platform: Any, client: Any) -> None:
+    mine = client.projects.create("users-own-project", "classification")
+    out = run_example(PICSELLIA_HOST=platform.host, PICSELLIA_TOKEN=platform.token)
+    assert "using Client(" in out and platform.token not in out
+    assert "done: deleted 4, already gone 0, failed 0" in out
+    assert [p.id for p in client.projects.list()] == [mine.id]
+    assert client.models.list() == [] and client.datasets.list() == []
