@@ -24,7 +24,8 @@ def make_client(args: argparse.Namespace) -> Client:
     """A client from the environment's token and ``--host``; never takes the token as a flag."""
     from picsellia_tf.client import Client
 
-    return Client(host=getattr(args, "host", None))
+    # A person is waiting: fail within seconds rather than retrying for a minute.
+    return Client(host=getattr(args, "host", None), max_retries=3, retry_deadline=15.0)
 
 
 def to_jsonable(obj: Any) -> Any:
