@@ -6,6 +6,7 @@ from typing import Any
 
 from picsellia_tf.local.app import Ctx, Route
 from picsellia_tf.local.handlers.common import name_free
+from picsellia_tf.local.handlers.models import delete_experiment_rows
 from picsellia_tf.local.handlers.project_config import join_team, parse_labels, parse_team
 from picsellia_tf.local.store import dumps, loads, new_id, now
 from picsellia_tf.local.validate import indexed, one_of, optional, require, text
@@ -140,8 +141,9 @@ def detach_model(ctx: Ctx, project_id: str, model_id: str) -> dict[str, Any]:
 
 
 def delete_project(ctx: Ctx, project_id: str) -> dict[str, Any]:
-    """Delete a project and its annotations (its experiments stay with their models)."""
+    """Delete a project with its annotations and experiment versions (models stay)."""
     ctx.owned("projects", project_id)
+    delete_experiment_rows(ctx, "project_id = ?", (project_id,))
     for table in ("annotations", "project_models"):
         ctx.db.execute(f"DELETE FROM {table} WHERE project_id = ?", (project_id,))
     ctx.db.execute("DELETE FROM projects WHERE id = ?", (project_id,))
