@@ -273,21 +273,6 @@ def delete_target(client: Client, target: Target) -> None:
         raise ValidationError(f"unknown target kind {target.kind!r}; expected one of {KINDS}")
 
 
-def _version_remains(client: Client, target: Target) -> bool:
-    """After a 404 on an experiment version: is it still listed on its model?
-
-    The platform answers 404 for a version whose project was deleted since, although the
-    version stays with its model; that is a failure, not "already gone".
-    """
-    if target.kind != "experiment" or target.model_id is None:
-        return False
-    try:
-        versions = client.models.get(target.model_id).experiments
-    except NotFoundError:
-        return False
-    return any(e.training_id == target.training_id for e in versions)
-
-
 def execute(
     client: Client,
     plan: Sequence[Target],
@@ -296,8 +281,8 @@ def execute(
 ) -> Outcome:
     """Delete every target of ``plan`` in a safe order; one failure does not stop the rest.
 
-    A target the platform no longer knows (404) counts as already gone (for an experiment
-    version, only once its model no longer lists it). ``on_result`` is
+    A target the platform no longer knows (404) counts as already gone (deleting a project
+    deletes its experiment versions too). ``on_result`` is
     called after each target with ``(target, status, error)``, status one of ``"deleted"``,
     ``"already gone"``, ``"failed"``.
     """
@@ -308,13 +293,9 @@ def execute(
             delete_target(client, target)
             status = "deleted"
             outcome.deleted.append(target)
-        except NotFoundError as exc:
-            if _version_remains(client, target):
-                status, error = "failed", f"{exc} (the version still exists: its project is gone)"
-                outcome.failed.append(Failure(target, error))
-            else:
-                status = "already gone"
-                outcome.already_gone.append(target)
+        except NotFoundError:
+            status = "already gone"
+            outcome.already_gone.append(target)
         except PicselliaError as exc:
             status, error = "failed", str(exc)
             outcome.failed.append(Failure(target, error))
