@@ -1,0 +1,213 @@
+"""Scalars out of event payloads, for one run.
+
+The general path walks the protobuf fields (``_proto``). Event files repeat the same layout
+record after record (same tag, same metadata, only wall_time, step and value change), so after
+decoding a record the general way the decoder keeps a *template*: the bytes after the step,
+with a hole where the value sits. A later record whose bytes equal the template's everywhere
+but the hole decodes to the same tag and structure, so only the value is unpacked. Every
+non-value byte is compared, so a template can never give a different answer than the general
+path; it only saves time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from struct import Struct
+from typing import Any
+
+from picsellia_tf.tfevents import _proto
+from picsellia_tf.tfevents._proto import MalformedEvent
+from picsellia_tf.tfevents._types import ScalarEvent
+
+_DOUBLE = Struct("<d")
+SCALARS_PLUGIN = b"scalars"
+_MAX_TEMPLATES = 4096
+
+Columns = dict[str, tuple[list[int], list[float], list[float]]]
+Report = Callable[[int, str], None]  # (index of the record in the batch, what is wrong)
+TagFilter = Callable[[str, str], bool]  # (LOGS tag, tag as written) -> keep?
+
+
+# (size, mid_at, vo, mid, suffix, unpack, conv, tag): relative to p, the end of the step field,
+# the payload has ``size`` bytes; ``mid`` = payload[p + mid_at : p + vo] (the key is
+# payload[p : p + mid_at]); the value is unpacked at p + vo and ``suffix`` follows it to the end.
+_Template = tuple[
+    int,
+    int,
+    int,
+    bytes,
+    bytes,
+    Callable[[bytes, int], tuple[Any, ...]],
+    Callable[[Any], float] | None,
+    str,
+]
+
+
+class RunDecoder:
+    """Decodes the event payloads of one run, remembering each tag's plugin across its files."""
+
+    def __init__(self, run: str, tag_filter: TagFilter | None = None):
+        self.run = run
+        self._prefix = run + "/" if run else ""
+        self._filter = tag_filter
+        self._plugins: dict[bytes, bytes] = {}
+        self._tags: dict[bytes, str | None] = {}  # raw tag -> LOGS tag, None if filtered out
+        self._templates: dict[bytes, _Template] = {}
+
+    def decode(
+        self,
+        buf: bytes,
+        starts: list[int],
+        lengths: list[int],
+        report: Report,
+        columns: Columns | None = None,
+        events: list[ScalarEvent] | None = None,
+    ) -> None:
+        """Decode the payloads ``buf[start:start + length]``; add scalars to ``columns`` (by
+        LOGS tag) or, in record order, to ``events``. Malformed payloads go to ``report``."""
+        get = self._templates.get
+        unpack_double = _DOUBLE.unpack_from
+        run = self.run
+        for i, (s, n) in enumerate(zip(starts, lengths, strict=True)):
+            d = buf[s : s + n]
+            try:
+                p = -1
+                if n > 16 and d[0] == 9:
+                    # Fast path: wall_time first, then an optional step, then the rest.
+                    if d[9] == 16:
+                        x = d[10]
+                        if x < 128:
+                            step = x
+                            p = 11
+                        else:
+                            y = d[11]
+                            if y < 128:
+                                step = (x & 127) | (y << 7)
+                                p = 12
+                            else:
+                                z = d[12]
+                                if z < 128:
+                                    step = (x & 127) | ((y & 127) << 7) | (z << 14)
+                                    p = 13
+                                else:
+                                    step, p = _proto.read_varint(d, 10, n)
+                                if step >= 1 << 63:
+                                    step -= 1 << 64
+                    else:
+                        step = 0
+                        p = 9
+                    if p + 6 < n:
+                        t = get(d[p : p + 6 + d[p + 5]])
+                        if t is not None:
+                            size, mid_at, vo, mid, suffix, unpack, conv, tag = t
+                            if (
+                                n - p == size
+                                and d.endswith(suffix)
+                                and d.startswith(mid, p + mid_at)
+                            ):
+                                value = unpack(d, p + vo)[0]
+                                if conv is not None:
+                                    value = conv(value)
+                                wall = unpack_double(d, 1)[0]
+                                if columns is not None:
+                                    col = columns.get(tag)
+                                    if col is None:
+                                        col = columns[tag] = ([], [], [])
+                                    col[0].append(step)
+                                    col[1].append(value)
+                                    col[2].append(wall)
+                                else:
+                                    assert events is not None
+                                    events.append(ScalarEvent(run, tag, step, value, wall))
+                                continue
+                self._general(d, p, columns, events)
+            except (MalformedEvent, IndexError) as exc:
+                report(
+                    i,
+                    f"malformed event ({exc})"
+                    if isinstance(exc, MalformedEvent)
+                    else "malformed event (truncated field)",
+                )
+
+    def _general(
+        self, d: bytes, p: int, columns: Columns | None, events: list[ScalarEvent] | None
+    ) -> None:
+        ev = _proto.parse_event(d)
+        if not ev.summaries:
+            return
+        found: list[tuple[str, _proto.Scalar]] = []
+        nvalues = 0
+        for span in ev.summaries:
+            for vspan in _proto.summary_values(d, span):
+                nvalues += 1
+                item = self._scalar(d, vspan)
+                if item is not None:
+                    found.append(item)
+        for tag, sc in found:
+            if columns is not None:
+                col = columns.get(tag)
+                if col is None:
+                    col = columns[tag] = ([], [], [])
+                col[0].append(ev.step)
+                col[1].append(sc.value)
+                col[2].append(ev.wall_time)
+            else:
+                assert events is not None
+                events.append(ScalarEvent(self.run, tag, ev.step, sc.value, ev.wall_time))
+        if nvalues == 1 and len(found) == 1 and p > 0 and ev.last_header_field < p:
+            self._remember(d, p, found[0])
+
+    def _scalar(self, d: bytes, vspan: _proto.Span) -> tuple[str, _proto.Scalar] | None:
+        v = _proto.parse_value(d, vspan)
+        plugins = self._plugins
+        if v.metadata is not None and v.tag not in plugins:
+            plugins[v.tag] = _proto.plugin_name(d, v.metadata)
+        if v.simple_value >= 0:
+            sc = _proto.Scalar(
+                float(_proto._FLOAT.unpack_from(d, v.simple_value)[0]),
+                v.simple_value,
+                _proto._FLOAT,
+            )
+        elif v.tensor is not None and plugins.get(v.tag) == SCALARS_PLUGIN and not v.other_kind:
+            found = _proto.tensor_scalar(d, v.tensor)
+            if found is None:
+                return None
+            sc = found
+        else:
+            return None
+        tag = self._tag(v.tag)
+        return None if tag is None else (tag, sc)
+
+    def _tag(self, raw: bytes) -> str | None:
+        try:
+            return self._tags[raw]
+        except KeyError:
+            pass
+        bare = raw.decode("utf-8", errors="replace")
+        full = self._prefix + bare
+        keep = self._filter is None or self._filter(full, bare)
+        self._tags[raw] = full if keep else None
+        return self._tags[raw]
+
+    def _remember(self, d: bytes, p: int, item: tuple[str, _proto.Scalar]) -> None:
+        tag, sc = item
+        if sc.pos < 0 or sc.fmt is None or len(self._templates) >= _MAX_TEMPLATES:
+            return
+        key_len = 6 + d[p + 5]
+        vo = sc.pos - p
+        if vo < key_len:  # the key would contain the value: useless as a key
+            return
+        ve = vo + sc.fmt.size
+        conv = sc.conv
+        if conv is None and sc.fmt.format not in ("<f", "<d"):
+            conv = float
+        self._templates[d[p : p + key_len]] = (
+            len(d) - p,
+            key_len,
+            vo,
+            d[p + key_len : p + vo],
+            d[p + ve :],
+            sc.fmt.unpack_from,
+            conv,
+            tag,
+        )
