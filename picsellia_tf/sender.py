@@ -177,6 +177,7 @@ class Delivery:
         self.channels: list[Channel] = list(channels)
         self.spool = spool
         self.sent = 0
+        self.posts = 0
         self._target = target
 
     @classmethod
@@ -218,7 +219,9 @@ class Delivery:
         total = 0
         for channel in self.channels:
             if channel.has_pending():
-                total += channel.send_next(self.target())
+                sent = channel.send_next(self.target())
+                self.posts += 1 if sent else 0
+                total += sent
         self.sent += total
         return total
 

@@ -348,3 +348,97 @@ def test_repr_hides_the_token(client: Client, tmp_path: Path) -> None:
     assert client._token.reveal() not in repr(cb)
     assert isinstance(cb, keras.callbacks.Callback)
     assert np.isfinite(cb.flush_timeout)
+
+
+def test_tensorboard_logdir_scalars_are_streamed_too(client: Client, tmp_path: Path) -> None:
+    import tensorflow as tf
+
+    from picsellia_tf.tfevents import read_logs
+
+    exp = new_experiment(client)
+    logdir = tmp_path / "tb"
+    writer = tf.summary.create_file_writer(str(logdir / "custom"))
+
+    def custom_scalar(epoch: int, logs: dict[str, Any]) -> None:
+        with writer.as_default():
+            tf.summary.scalar("loss_x2", 2 * logs["loss"], step=epoch)
+        writer.flush()
+
+    custom = keras.callbacks.LambdaCallback(on_epoch_end=custom_scalar)
+    board = keras.callbacks.TensorBoard(str(logdir), write_graph=False, profile_batch=0)
+    cb = PicselliaCallback(
+        client,
+        training_id=exp.training_id,
+        network_id=exp.network_id,
+        flush_interval=0.1,
+        spool_dir=tmp_path / "spool",
+        tensorboard_logdir=logdir,
+    )
+    history = _fit(tiny_model(keras), [custom, board, cb], epochs=3)
+    writer.close()
+
+    on_disk = server_points(read_logs(logdir))
+    assert {"train/epoch_loss", "validation/epoch_loss", "custom/loss_x2"} <= set(on_disk)
+    got = server_points(client.experiments.get_logs(exp.training_id, exp.network_id))
+    assert_points_equal({tag: got[tag] for tag in on_disk if tag in got}, on_disk)
+    assert got["custom/loss_x2"] == pytest.approx(
+        {e: 2 * v for e, v in enumerate(history.history["loss"])}, rel=1e-6
+    )
+    assert got["train/epoch_loss"] == pytest.approx(dict(enumerate(history.history["loss"])))
+
+
+@pytest.mark.parametrize(
+    ("tf_config", "chief"),
+    [
+        (None, True),
+        ({"cluster": {"worker": ["a:1", "b:1"]}, "task": {"type": "worker", "index": 0}}, True),
+        ({"cluster": {"worker": ["a:1", "b:1"]}, "task": {"type": "worker", "index": 1}}, False),
+        (
+            {
+                "cluster": {"chief": ["c:1"], "worker": ["a:1"]},
+                "task": {"type": "worker", "index": 0},
+            },
+            False,
+        ),
+        (
+            {
+                "cluster": {"chief": ["c:1"], "worker": ["a:1"]},
+                "task": {"type": "chief", "index": 0},
+            },
+            True,
+        ),
+        ({"cluster": {"evaluator": ["e:1"]}, "task": {"type": "evaluator", "index": 0}}, False),
+    ],
+)
+def test_chief_is_read_from_tf_config(
+    tf_config: dict[str, Any] | None, chief: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from picsellia_tf._keras import is_chief
+
+    if tf_config is None:
+        monkeypatch.delenv("TF_CONFIG", raising=False)
+    else:
+        monkeypatch.setenv("TF_CONFIG", json.dumps(tf_config))
+    assert is_chief(None) is chief
+    assert is_chief(tiny_model(keras)) is chief  # default strategy: no resolver, TF_CONFIG decides
+
+
+def test_non_chief_worker_writes_and_sends_nothing(
+    client: Client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    exp = new_experiment(client)
+    monkeypatch.setenv(
+        "TF_CONFIG",
+        json.dumps({"cluster": {"worker": ["a:1", "b:1"]}, "task": {"type": "worker", "index": 1}}),
+    )
+    cb = PicselliaCallback(
+        client,
+        training_id=exp.training_id,
+        network_id=exp.network_id,
+        log_every_n_batches=1,
+        spool_dir=tmp_path / "spool",
+    )
+    _fit(tiny_model(keras), [cb], epochs=1)
+    assert cb.spool is None and cb.sender is None
+    assert not (tmp_path / "spool").exists()
+    assert client.experiments.get_logs(exp.training_id, exp.network_id) == {}

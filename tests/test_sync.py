@@ -1,0 +1,157 @@
+"""``picsellia-tf sync`` and ``picsellia-tf push-logs`` as subprocesses against the local platform."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_callback_support import new_experiment, new_project, server_points
+
+from picsellia_tf.spool import Point, RunMeta, Spool
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def _cli(platform: Any, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PICSELLIA_")}
+    env.update(PICSELLIA_TOKEN=platform.token, TF_CPP_MIN_LOG_LEVEL="3")
+    out = subprocess.run(
+        [sys.executable, "-m", "picsellia_tf.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    assert platform.token not in out.stdout + out.stderr
+    return out
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _points(tag: str, n: int, scale: float = 1.0) -> list[Point]:
+    return [Point(tag, i, scale * i + 0.25, 1_700_000_000.0 + i) for i in range(n)]
+
+
+def test_sync_delivers_every_run_under_a_spool_dir(platform: Any, tmp_path: Path) -> None:
+    client = platform.client
+    exp = new_experiment(client)
+    project_id = new_project(client)
+    known = Spool.create(
+        tmp_path,
+        RunMeta(host=platform.host, training_id=exp.training_id, network_id=exp.network_id),
+    )
+    known.append(_points("loss", 12))
+    _, half = known.read(0, 6)
+    known.ack(half)  # half was delivered before: only the rest is sent
+    fresh = Spool.create(
+        tmp_path, RunMeta(host=platform.host, project_id=project_id, model_name="synced")
+    )
+    fresh.append(_points("acc", 5, scale=0.1))
+    known.close()
+    fresh.close()
+
+    out = _cli(platform, "sync", str(tmp_path), "--json")
+    assert out.returncode == 0, out.stderr
+    report = {Path(r["run"]).name: r for r in json.loads(out.stdout)["runs"]}
+    assert report[known.path.name]["sent"] == 6 and report[known.path.name]["complete"]
+    assert report[fresh.path.name]["sent"] == 5
+    assert not known.path.exists() and not fresh.path.exists()
+
+    got = server_points(client.experiments.get_logs(exp.training_id, exp.network_id))
+    assert got == {"loss": {i: i + 0.25 for i in range(6, 12)}}
+    new = report[fresh.path.name]
+    got = server_points(client.experiments.get_logs(new["training_id"], new["network_id"]))
+    assert got["acc"] == pytest.approx({i: 0.1 * i + 0.25 for i in range(5)})
+
+
+def test_sync_of_one_run_dir_prints_points_per_run(platform: Any, tmp_path: Path) -> None:
+    exp = new_experiment(platform.client)
+    run = Spool.create(
+        tmp_path,
+        RunMeta(host=platform.host, training_id=exp.training_id, network_id=exp.network_id),
+    )
+    run.append(_points("loss", 3))
+    run.close()
+    out = _cli(platform, "sync", str(run.path))
+    assert out.returncode == 0, out.stderr
+    assert f"{run.path}: 3 points sent to training_id={exp.training_id}" in out.stdout
+
+
+def test_sync_against_a_dead_host_fails_and_keeps_the_spool(platform: Any, tmp_path: Path) -> None:
+    run = Spool.create(tmp_path, RunMeta(host=platform.host, training_id=1, network_id="n"))
+    run.append(_points("loss", 3))
+    run.close()
+    dead = f"http://127.0.0.1:{_closed_port()}"
+    out = _cli(platform, "sync", str(tmp_path), "--host", dead, "--timeout", "1")
+    assert out.returncode == 1
+    assert "the rest stays spooled" in out.stdout and "cannot reach" in out.stdout
+    assert "not fully delivered" in out.stderr
+    assert len(list(Spool.open(run.path).iter_points())) == 3
+
+
+def test_sync_names_a_missing_spool_dir(platform: Any, tmp_path: Path) -> None:
+    out = _cli(platform, "sync", str(tmp_path / "missing"))
+    assert out.returncode == 1
+    assert f"spool directory '{tmp_path / 'missing'}' does not exist" in out.stderr
+
+
+@pytest.fixture(scope="module")
+def logdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Real event files: runs train and validation, tags epoch_loss and epoch_acc, 13 steps."""
+    import tensorflow as tf
+
+    root = tmp_path_factory.mktemp("logs")
+    for run, scale in (("train", 1.0), ("validation", 2.0)):
+        writer = tf.summary.create_file_writer(str(root / run))
+        with writer.as_default():
+            for step in range(13):
+                tf.summary.scalar("epoch_loss", scale / (step + 1), step=step)
+                tf.summary.scalar("epoch_acc", scale * step / 13, step=step)
+        writer.close()
+    return root
+
+
+def test_push_logs_posts_a_logdir_in_chunks(platform: Any, logdir: Path) -> None:
+    from picsellia_tf.tfevents import read_logs
+
+    client = platform.client
+    exp = new_experiment(client)
+    base = ["push-logs", str(logdir), "--training-id", str(exp.training_id)]
+    base += ["--network-id", exp.network_id, "--host", platform.host]
+
+    out = _cli(platform, *base, "--runs", "train", "--tags", "epoch_loss", "--json")
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout) == {
+        "tags": 1,
+        "points": 13,
+        "sent": 13,
+        "complete": True,
+        "error": None,
+    }
+    got = server_points(client.experiments.get_logs(exp.training_id, exp.network_id))
+    assert sorted(got) == ["train/epoch_loss"]
+
+    out = _cli(platform, *base, "--chunk", "5")
+    assert out.returncode == 0, out.stderr
+    assert "52 of 52 points in 4 tags sent" in out.stdout
+    got = server_points(client.experiments.get_logs(exp.training_id, exp.network_id))
+    assert got == server_points(read_logs(logdir))
+
+
+def test_push_logs_reports_a_refusal(platform: Any, logdir: Path) -> None:
+    args = ["push-logs", str(logdir), "--training-id", "99", "--network-id", "nope"]
+    out = _cli(platform, *args, "--host", platform.host)
+    assert out.returncode == 1
+    assert "0 of 52 points" in out.stdout and "404" in out.stdout
+    out = _cli(platform, *args[:3], "0", *args[4:], "--host", platform.host)
+    assert out.returncode == 1 and "--training-id: expected an int >= 1" in out.stderr
