@@ -44,6 +44,8 @@ if TYPE_CHECKING:
 
 RESIZE_MODES: tuple[str, ...] = ("pad", "stretch")
 ON_ERROR: tuple[str, ...] = ("warn", "raise", "ignore")
+PAGE_SIZE = 1000
+"""Annotations and raw data listed per request (the wire allows up to 10000)."""
 
 
 class DataError(PicselliaError):
@@ -210,8 +212,8 @@ def load(
     project = client.projects.get(project_id)
     label_names = [label.name for label in project.labels]
     joined = manifest.join(
-        client.annotations.iter(project_id),
-        client.datasets.iter_raw_data(dataset_id),
+        client.annotations.iter(project_id, page_size=PAGE_SIZE),
+        client.datasets.iter_raw_data(dataset_id, page_size=PAGE_SIZE),
         label_names,
         task=task,
         seed=seed,

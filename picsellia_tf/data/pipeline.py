@@ -96,7 +96,7 @@ def resize(
         return out, sy, sx, zero, zero
     sh, sw, top, left = pad_geometry(h, w, target)
     scaled = tf.image.resize(image, tf.stack([sh, sw]), method=method)
-    out = tf.image.pad_to_bounding_box(scaled, top, left, target[0], target[1])
+    out = tf.pad(scaled, [[top, target[0] - sh - top], [left, target[1] - sw - left], [0, 0]])
     out = tf.ensure_shape(out, [target[0], target[1], None])
     sy = tf.cast(sh, tf.float32) / tf.cast(h, tf.float32)
     sx = tf.cast(sw, tf.float32) / tf.cast(w, tf.float32)
