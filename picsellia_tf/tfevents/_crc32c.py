@@ -72,6 +72,7 @@ _NP_TABLE16 = _NP_TABLE[_x16 & 0xFF] ^ (_x16 >> 8)  # register step for two byte
 del _i16, _x16
 _INIT_TERMS: dict[int, int] = {}
 _BLOCK = 1024  # longer messages are cut into blocks of this many bytes
+_BATCH_BYTES = 1 << 18  # padded bytes per numpy batch
 
 
 def _zero_bytes(reg: int, count: int) -> int:
@@ -188,10 +189,10 @@ def _crc_many_numpy(
     for hi in (64, 256, _BLOCK):
         sel = np.nonzero((ln > lo) & (ln <= hi))[0]
         lo = hi
-        if len(sel) == len(st):
-            out = _linear_many(arr, st + ln, ln)
-        elif len(sel):
-            out[sel] = _linear_many(arr, st[sel] + ln[sel], ln[sel])
+        step = _BATCH_BYTES // hi  # bounds the temporary matrices
+        for k in range(0, len(sel), step):
+            part = sel[k : k + step]
+            out[part] = _linear_many(arr, st[part] + ln[part], ln[part])
     small = ln <= _BLOCK
     out[small] ^= _INIT_SMALL[ln[small]]
     for i in np.nonzero(~small)[0].tolist():
