@@ -29,6 +29,7 @@ READERS = {
     "ours-stream": "picsellia_tf.tfevents.iter_scalars, counted",
     "tbparse": "tbparse SummaryReader(pivot=False).tensors",
     "ea": "tensorboard EventAccumulator(size_guidance 0).Reload()",
+    "rustboard": "TensorBoard's Rust data server, --checksum, its own load-cycle time",
 }
 FLOORS = {"tbparse": 8.0, "ea": 4.0}  # ours must be this many times faster
 MEMORY_FLOOR = 10.0  # and use this many times less peak memory
@@ -82,6 +83,20 @@ def child(reader: str, logdir: str) -> None:
         tags = acc.Tags()
         n = sum(len(acc.Scalars(t)) for t in tags["scalars"])
         n += sum(len(acc.Tensors(t)) for t in tags["tensors"])
+    elif reader == "rustboard":
+        n, seconds, peak = _rustboard(logdir)
+        print(
+            json.dumps(
+                {
+                    "events": n,
+                    "seconds": seconds,
+                    "rss_base_mb": 0.0,
+                    "rss_peak_mb": peak,
+                    "note": "server process",
+                }
+            )
+        )
+        return
     else:
         raise SystemExit(f"unknown reader {reader!r}")
     seconds = time.perf_counter() - t0
@@ -97,6 +112,50 @@ def child(reader: str, logdir: str) -> None:
             }
         )
     )
+
+
+def _rustboard(logdir: str) -> tuple[int, float, float]:
+    """Load ``logdir`` once in TensorBoard's Rust data server; count the points it serves."""
+    import re
+
+    import grpc
+    import tensorboard_data_server
+    from tensorboard.data.proto import data_provider_pb2 as pb
+    from tensorboard.data.proto import data_provider_pb2_grpc as pb_grpc
+
+    with tempfile.TemporaryDirectory() as tmp:
+        port_file = Path(tmp) / "port"
+        args = [tensorboard_data_server.server_binary(), "--logdir", logdir, "--port", "0"]
+        args += ["--port-file", str(port_file), "--reload", "once", "--checksum", "-v"]
+        args += ["--samples-per-plugin", "scalars=all", "--die-after-stdin"]
+        proc = subprocess.Popen(args, stdin=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            assert proc.stderr is not None
+            seconds = float("nan")
+            for line in proc.stderr:
+                found = re.search(r"Finished load cycle \(([\d.]+)(ms|s)\)", line)
+                if found:
+                    seconds = float(found[1]) / (1000 if found[2] == "ms" else 1)
+                    break
+            port = int(port_file.read_text())
+            channel = grpc.insecure_channel(
+                f"localhost:{port}", options=[("grpc.max_receive_message_length", -1)]
+            )
+            stub = pb_grpc.TensorBoardDataProviderStub(channel)
+            request = pb.ReadScalarsRequest(
+                plugin_filter=pb.PluginFilter(plugin_name="scalars"),
+                downsample=pb.Downsample(num_points=10**9),
+            )
+            response = stub.ReadScalars(request)
+            n = sum(len(t.data.step) for run in response.runs for t in run.tags)
+            with open(f"/proc/{proc.pid}/status") as f:
+                peak = next(int(x.split()[1]) for x in f if x.startswith("VmHWM:")) / 1024
+            channel.close()
+        finally:
+            assert proc.stdin is not None
+            proc.stdin.close()
+            proc.wait(timeout=30)
+    return n, seconds, peak
 
 
 def run_child(reader: str, logdir: Path) -> dict[str, object]:

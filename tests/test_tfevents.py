@@ -574,6 +574,27 @@ def test_crc32c_known_value_and_batch_equals_reference() -> None:
     got = _crc32c._crc_many_numpy(buf, starts, sizes).tolist()
     assert got == [_crc32c.crc32c_py(b) for b in blobs]
     assert [_crc32c.crc32c(b) for b in blobs] == got
+    arr = np.frombuffer(buf, dtype=np.uint8)
+    for i in (-1, -2, -3):  # blocks side by side, then combined (no C library needed)
+        assert _crc32c._crc_long(arr, int(starts[i]), sizes[i]) == got[i]
+
+
+@pytest.mark.parametrize("count", [3, 40])  # one by one (with a C library) and as a batch
+def test_bad_crcs_finds_exactly_the_damaged_records(count: int) -> None:
+    rng = np.random.default_rng(count)
+    payloads = [rng.integers(0, 256, 20 + 37 * i, dtype=np.uint8).tobytes() for i in range(count)]
+    framed = bytearray(b"".join(encode_record(p) for p in payloads))
+    starts, pos = [], 0
+    for p in payloads:
+        starts.append(pos + 12)
+        pos += 16 + len(p)
+    lengths = [len(p) for p in payloads]
+    ends = [s + n for s, n in zip(starts, lengths, strict=True)]
+    assert _crc32c.bad_crcs(bytes(framed), starts, lengths, ends) == []
+    damaged = [1, count - 1]
+    for i in damaged:
+        framed[starts[i] + lengths[i] // 2] ^= 0x01
+    assert _crc32c.bad_crcs(bytes(framed), starts, lengths, ends) == damaged
 
 
 def test_masked_crc_matches_what_tensorflow_writes(keras_logdir: Path) -> None:

@@ -73,6 +73,7 @@ del _i16, _x16
 _INIT_TERMS: dict[int, int] = {}
 _BLOCK = 1024  # longer messages are cut into blocks of this many bytes
 _BATCH_BYTES = 1 << 18  # padded bytes per numpy batch
+_C_MAX_RECORDS = 8  # with a C library, fewer records than this are checked one by one
 
 
 def _zero_bytes(reg: int, count: int) -> int:
@@ -196,7 +197,11 @@ def _crc_many_numpy(
     small = ln <= _BLOCK
     out[small] ^= _INIT_SMALL[ln[small]]
     for i in np.nonzero(~small)[0].tolist():
-        out[i] = _crc_long(arr, int(st[i]), int(ln[i]))
+        start, length = int(st[i]), int(ln[i])
+        if _c_crc is not None:
+            out[i] = _c_crc(buf[start : start + length])
+        else:
+            out[i] = _crc_long(arr, start, length)
     return out
 
 
@@ -229,7 +234,8 @@ def bad_crcs(
     CRC stored (uint32, little-endian) at ``buf[crc_offsets[i]:]``."""
     if len(starts) == 0:
         return []
-    if _c_crc is not None and len(starts) < 8:
+    # Per-record C calls cost more than one numpy batch once there are a few records.
+    if _c_crc is not None and len(starts) < _C_MAX_RECORDS:
         c, unpack = _c_crc, _U32.unpack_from
         return [
             i
