@@ -418,6 +418,13 @@ def test_corrupt_length_crc_stops_that_file(keras_logdir: Path, tmp_path: Path) 
     assert events == before and events
     with pytest.raises(TFEventsError, match=f"offset {cut}"):
         list(iter_scalars(path, strict=True))
+    tailer = EventFileTailer(path)
+    with pytest.warns(TFEventsWarning):
+        assert tailer.poll() == before
+    assert tailer.stopped and tailer.offset == cut
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # reported once, not on every poll
+        assert tailer.poll() == []
 
 
 def _truncated_copy(path: Path, size: int, tmp_path: Path) -> Path:

@@ -164,9 +164,9 @@ class RunDecoder:
             plugins[v.tag] = _proto.plugin_name(d, v.metadata)
         if v.simple_value >= 0:
             sc = _proto.Scalar(
-                float(_proto._FLOAT.unpack_from(d, v.simple_value)[0]),
+                float(_proto.FLOAT32.unpack_from(d, v.simple_value)[0]),
                 v.simple_value,
-                _proto._FLOAT,
+                _proto.FLOAT32,
             )
         elif v.tensor is not None and plugins.get(v.tag) == SCALARS_PLUGIN and not v.other_kind:
             found = _proto.tensor_scalar(d, v.tensor)

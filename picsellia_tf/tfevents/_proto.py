@@ -79,7 +79,7 @@ def iter_fields(d: bytes, start: int, end: int) -> Iterator[tuple[int, int, Any,
 
 
 _DOUBLE = Struct("<d")
-_FLOAT = Struct("<f")
+FLOAT32 = Struct("<f")
 
 
 @dataclass
@@ -154,7 +154,7 @@ def plugin_name(d: bytes, span: Span) -> bytes:
 
 
 def _bfloat16(bits: int) -> float:
-    return _FLOAT.unpack(((bits & 0xFFFF) << 16).to_bytes(4, "little"))[0]
+    return FLOAT32.unpack(((bits & 0xFFFF) << 16).to_bytes(4, "little"))[0]
 
 
 _HALF = Struct("<e")
@@ -193,7 +193,7 @@ DTYPES: dict[int, _DType] = {
     22: _DType(Struct("<I"), 16, 0, None),  # DT_UINT32
     23: _DType(Struct("<Q"), 17, 0, None),  # DT_UINT64
 }
-_FIXED = {5: _FLOAT, 1: _DOUBLE}
+_FIXED = {5: FLOAT32, 1: _DOUBLE}
 
 
 @dataclass(frozen=True)
