@@ -321,8 +321,6 @@ class PicselliaCallback(_CallbackBase):
                 if lr is not None and math.isfinite(lr):
                     points.append(("learning_rate", int(epoch), lr))
             self._write(points)
-            if self.sender is not None:
-                self.sender.wake()
         except Exception as exc:  # noqa: BLE001
             self._hook_failed("on_epoch_end", exc)
 

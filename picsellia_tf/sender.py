@@ -349,6 +349,7 @@ class Sender:
         self.flush_interval = flush_interval
         self.tailer = tailer
         self.backoff = backoff or Backoff()
+        self.max_points = max_points
         self.delivery = Delivery.for_spool(spool, client, max_points) if client else None
         self.last_error: BaseException | None = None
         self.failed_attempts = 0
@@ -427,9 +428,13 @@ class Sender:
         if self.delivery is None or self.disabled_by is not None:
             return self.flush_interval
         try:
-            while self.delivery.step():
-                self._last_success = time.monotonic()
-                if self._stop and not self._flushing:
+            # One post per pass, unless a backlog fills whole batches: then keep going until
+            # caught up (a pass never chases the points written while it posts).
+            while True:
+                sent = self.delivery.step()
+                if sent:
+                    self._last_success = time.monotonic()
+                if sent < self.max_points or (self._stop and not self._flushing):
                     break
             self.backoff.reset()
             self.last_error = None

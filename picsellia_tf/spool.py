@@ -26,7 +26,7 @@ import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 
 from picsellia_tf.errors import ValidationError
 
@@ -37,8 +37,7 @@ FORMAT_VERSION = 1
 MAX_TAG_LENGTH = 256
 
 
-@dataclass(frozen=True)
-class Point:
+class Point(NamedTuple):
     """One scalar of one series: ``tag`` at ``step``."""
 
     tag: str
@@ -138,9 +137,19 @@ def _atomic_write(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+_encoded_tags: dict[str, str] = {}
+
+
 def encode_point(tag: str, step: int, value: float, wall_time: float | None) -> str:
-    """One spool line (with its newline)."""
-    return json.dumps([tag, step, value, wall_time], separators=(",", ":")) + "\n"
+    """One spool line (with its newline): ``[tag, step, value, wall_time]`` as JSON."""
+    encoded = _encoded_tags.get(tag)
+    if encoded is None:
+        encoded = json.dumps(tag)
+        if len(_encoded_tags) < 10_000:
+            _encoded_tags[tag] = encoded
+    number = repr(value) if math.isfinite(value) else json.dumps(value)
+    wall = "null" if wall_time is None else repr(wall_time)
+    return f"[{encoded},{int(step)},{number},{wall}]\n"
 
 
 class Spool:
@@ -259,26 +268,37 @@ class Spool:
 
     def read(self, offset: int, max_points: int) -> tuple[list[Point], int]:
         """Up to ``max_points`` complete points from ``offset``, and the offset after them."""
-        points: list[Point] = []
+        lines: list[bytes] = []
         try:
             fh = open(self.path / POINTS_FILE, "rb")
         except FileNotFoundError:
-            return points, offset
+            return [], offset
         with fh:
             fh.seek(offset)
             pos = offset
-            while len(points) < max_points:
+            while len(lines) < max_points:
                 line = fh.readline()
                 if not line.endswith(b"\n"):
                     break  # end of file, or a line still being written
                 pos += len(line)
-                point = _decode(line)
-                if point is None:
-                    if line.strip():
-                        self.bad_lines += 1
-                    continue
-                points.append(point)
-        return points, pos
+                if line.strip():
+                    lines.append(line)
+        return self._decode_lines(lines), pos
+
+    def _decode_lines(self, lines: list[bytes]) -> list[Point]:
+        if not lines:
+            return []
+        try:
+            rows = json.loads(b"[" + b",".join(lines) + b"]")
+        except ValueError:
+            rows = None  # some line is damaged: decode them one by one
+        if rows is None:
+            decoded = [_decode_line(line) for line in lines]
+        else:
+            decoded = [_decode_row(row) for row in rows]
+        points = [p for p in decoded if p is not None]
+        self.bad_lines += len(decoded) - len(points)
+        return points
 
     def iter_points(self, offset: int = 0, chunk: int = 10_000) -> Iterator[Point]:
         """Every complete point from ``offset`` on."""
@@ -298,18 +318,26 @@ class Spool:
         shutil.rmtree(self.path, ignore_errors=True)
 
 
-def _decode(line: bytes) -> Point | None:
+def _decode_line(line: bytes) -> Point | None:
     try:
-        tag, step, value, wall_time = json.loads(line)
-    except (ValueError, TypeError):
+        return _decode_row(json.loads(line))
+    except ValueError:
         return None
-    if not isinstance(tag, str) or not isinstance(step, int) or isinstance(step, bool):
+
+
+def _decode_row(row: Any) -> Point | None:
+    if type(row) is not list or len(row) != 4:
         return None
-    if not isinstance(value, int | float) or isinstance(value, bool):
+    tag, step, value, wall_time = row
+    if type(tag) is not str or type(step) is not int:
         return None
-    if wall_time is not None and not isinstance(wall_time, int | float):
-        wall_time = None
-    return Point(tag, step, float(value), wall_time)
+    if type(value) is not float:
+        if not isinstance(value, int) or isinstance(value, bool):
+            return None
+        value = float(value)
+    if wall_time is not None and type(wall_time) is not float:
+        wall_time = float(wall_time) if type(wall_time) is int else None
+    return Point(tag, step, value, wall_time)
 
 
 def to_logs(points: Iterable[Point]) -> dict[str, dict[str, list[Any]]]:
