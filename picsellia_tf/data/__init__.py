@@ -229,7 +229,7 @@ def load(
         )
         for c in wanted
     }
-    by_key: dict[str, Any] = {}
+    by_key: dict[str, cache_mod.Outcome] = {}
     meter = cache_mod.Progress(len(items), "picsellia_tf.data", enabled=progress)
 
     def download(url: str, dest: str) -> None:
@@ -256,8 +256,8 @@ def load(
     examples: list[Example] = []
     for c in wanted:
         outcome = by_key[items[c.image_id].key]
-        if outcome.error:
-            skipped.append(Skipped(c.image_id, c.filename, outcome.error))
+        if outcome.error or outcome.path is None:
+            skipped.append(Skipped(c.image_id, c.filename, outcome.error or "not cached"))
             continue
         example, dropped = manifest.finalize(
             c, outcome.path, outcome.width, outcome.height, task=task, max_boxes=max_boxes
