@@ -212,6 +212,11 @@ class PicselliaCallback(_CallbackBase):
         return tfevents.LogdirTailer(self.tensorboard_logdir)
 
     def _setup(self) -> None:
+        if self.sender is not None:
+            self.sender.close(
+                idle_timeout=0.5, max_time=1.0
+            )  # a fit that ended without on_train_end
+            self.sender = None
         self._active = _keras.is_chief(self.model)
         if not self._active:
             log.info("PicselliaCallback: not the chief worker; this worker logs nothing")

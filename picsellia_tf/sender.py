@@ -8,6 +8,12 @@
   ``flush``/``close`` with deadlines, and a best-effort flush at interpreter exit.
 - :func:`sync_run` and :func:`post_logs_chunked` are the synchronous forms used by
   ``picsellia-tf sync`` and ``picsellia-tf push-logs``.
+
+Adding a kind of job (previews): write its files and one record per job in the run directory
+(e.g. ``previews/<file>`` and ``previews.jsonl`` acknowledged by offset like the points), and
+give :class:`Delivery` a :class:`Channel` whose ``send_next`` uploads a batch
+(``experiments.upload_preview`` then ``post_preview``) and records it as delivered. The
+sender thread, the flush deadlines, ``sync`` and the retries then apply to it unchanged.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from __future__ import annotations
 import atexit
 import logging
 import random
+import sys
 import threading
 import time
 import warnings
@@ -23,7 +30,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from picsellia_tf.errors import NetworkError, RateLimitError, ServerError, ValidationError
+from picsellia_tf.errors import (
+    APIError,
+    NetworkError,
+    RateLimitError,
+    ServerError,
+    ValidationError,
+)
 from picsellia_tf.spool import Point, Spool, to_logs
 
 if TYPE_CHECKING:
@@ -318,9 +331,16 @@ ATEXIT_DEADLINE = 2.0
 
 
 def _flush_at_exit() -> None:
+    """Best effort for runs whose ``on_train_end`` never came (a crash, an interrupted fit)."""
     for sender in list(_live_senders):
         try:
-            sender.close(idle_timeout=ATEXIT_DEADLINE, max_time=ATEXIT_DEADLINE, at_exit=True)
+            delivered = sender.close(idle_timeout=ATEXIT_DEADLINE, max_time=ATEXIT_DEADLINE)
+            if not delivered and sender.spool.pending():
+                print(
+                    f"picsellia_tf: some training logs were not sent; they are kept in "
+                    f"{sender.spool.path}. Send them with: {sync_hint(sender.spool)}",
+                    file=sys.stderr,
+                )
         except Exception:  # noqa: BLE001 -- never fail the interpreter's exit
             pass
 
@@ -363,6 +383,7 @@ class Sender:
         self._last_success = time.monotonic()
         self._thread: threading.Thread | None = None
         self._closed = False
+        self._abandoned = False
         self._tailer_failed = False
         self._told_unreachable = False
 
@@ -399,9 +420,15 @@ class Sender:
         while True:
             self._wake.wait(wait)
             self._wake.clear()
+            if self._abandoned:
+                return  # close() gave up waiting for this thread: it must not act any more
             stopping = self._stop
-            self._poll_tailer()
-            wait = self._deliver()
+            try:
+                self._poll_tailer()
+                wait = self._deliver()
+            except BaseException as exc:  # noqa: BLE001 -- the thread must never die silently
+                self.last_error = exc
+                wait = self.flush_interval
             with self._cond:
                 self._passes += 1
                 self._cond.notify_all()
@@ -442,6 +469,8 @@ class Sender:
         except Exception as exc:  # noqa: BLE001 -- every failure is handled here
             self.last_error = exc
             self.failed_attempts += 1
+            if self._abandoned:
+                return self.flush_interval
             if is_retryable(exc):
                 if not self._told_unreachable:
                     self._told_unreachable = True
@@ -453,8 +482,9 @@ class Sender:
                 hint = exc.retry_after if isinstance(exc, RateLimitError) else None
                 return self.backoff.next(hint)
             self.disabled_by = exc
+            what = "the platform refused the logs" if isinstance(exc, APIError) else "cannot send"
             self._warn(
-                f"PicselliaCallback: the platform refused the logs ({exc}); not retrying. "
+                f"PicselliaCallback: {what} ({exc}); not retrying. "
                 f"Points keep being spooled in {self.spool.path}; after fixing the cause, "
                 f"send them with: {sync_hint(self.spool)}"
             )
@@ -495,9 +525,7 @@ class Sender:
             with self._cond:
                 self._flushing -= 1
 
-    def close(
-        self, idle_timeout: float = 5.0, max_time: float = 30.0, *, at_exit: bool = False
-    ) -> bool:
+    def close(self, idle_timeout: float = 5.0, max_time: float = 30.0) -> bool:
         """Final flush, then stop the thread; True if everything was delivered.
 
         A fully delivered run's spool directory is removed; otherwise it stays, for
@@ -515,6 +543,7 @@ class Sender:
             # The thread ends after its current pass; a post stuck in the network is abandoned
             # (the thread is a daemon) rather than waited for.
             thread.join(timeout=0.2 if delivered else 0.05)
+            self._abandoned = thread.is_alive()
         delivered = self._delivered()
         self.spool.close()
         if delivered and not self.spool.pending():

@@ -179,8 +179,10 @@ class Spool:
             meta.created = time.time()
         spool = cls(path, meta)
         if is_run_dir(path):
-            old = cls.open(path).meta
-            meta.created = old.created or meta.created
+            try:
+                meta.created = cls.open(path).meta.created or meta.created
+            except ValidationError:
+                pass  # a damaged meta.json is rewritten below
         spool.write_meta()
         return spool
 

@@ -268,6 +268,7 @@ def test_exit_never_hangs_on_a_server_that_never_answers(platform: Any, tmp_path
     assert out.returncode == 0, out.stderr
     exiting = float(out.stdout.split()[-1])
     assert ended - exiting < 2.0 + 1.5  # the at-exit flush deadline, plus interpreter teardown
+    assert f"picsellia-tf sync {tmp_path}" in out.stderr
     (run,) = find_runs(tmp_path)
     assert len(list(Spool.open(run).iter_points())) == 7
     assert (run / ACKED_FILE).exists() is False

@@ -20,9 +20,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="send spooled training logs (offline runs, or runs that could not reach the platform)",
         description=(
             "Deliver every run spooled under SPOOL_DIR (or SPOOL_DIR itself if it is one run's "
-            "directory). A run whose experiment was never started is started first. Delivered "
-            "runs are removed from the spool; what cannot be delivered stays there. Exit 1 if "
-            "anything was left undelivered."
+            "directory). A run whose experiment was never started is started first. Each run "
+            "goes to --host if given, else to the host recorded in its meta.json, else to "
+            "$PICSELLIA_HOST; the token comes from $PICSELLIA_TOKEN. Delivered runs are removed "
+            "from the spool; what cannot be delivered stays there. Exit 1 if anything was left "
+            "undelivered."
         ),
     )
     sync.add_argument("spool_dir", metavar="SPOOL_DIR", help="spool directory or one run in it")
