@@ -320,14 +320,17 @@ class PicselliaCallback(_CallbackBase):
         try:
             self._emit_queued()
             logs = dict(logs or {})
-            points = [(name, int(epoch), value) for name, value in logs.items()]
-            if "learning_rate" not in logs:
-                lr = _keras.current_learning_rate(self.model, _ScheduleType)
-                if lr is not None and math.isfinite(lr):
-                    points.append(("learning_rate", int(epoch), lr))
-            self._write(points)
+            self._write([(name, int(epoch), value) for name, value in logs.items()])
         except Exception as exc:  # noqa: BLE001
             self._hook_failed("on_epoch_end", exc)
+        if logs is not None and "learning_rate" in logs:
+            return
+        try:
+            lr = _keras.current_learning_rate(self.model, _ScheduleType)
+            if lr is not None and math.isfinite(lr):
+                self._write([("learning_rate", int(epoch), lr)])
+        except Exception as exc:  # noqa: BLE001 -- an exotic optimizer: no learning_rate series
+            self._warn_once("lr", f"PicselliaCallback: cannot read the learning rate ({exc})")
 
     def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
         if not self._active:
