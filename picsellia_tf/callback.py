@@ -147,6 +147,9 @@ class PicselliaCallback(_CallbackBase):
         self.flush_max_time = float(flush_max_time)
         self.spool_dir = Path(spool_dir) if spool_dir is not None else default_spool_dir()
         self.tensorboard_logdir = tensorboard_logdir
+        if log_every_n_batches is None:
+            # Keras then sees the base class's no-op batch hook and skips batch dispatch.
+            self.on_train_batch_end = super().on_train_batch_end  # type: ignore[method-assign]
         self.spool: Spool | None = None
         self.sender: Sender | None = None
         self._active = False

@@ -323,6 +323,7 @@ def test_learning_rate_in_logs_is_not_overridden(client: Client, tmp_path: Path)
     _fit(model, [sched, cb], epochs=3)
     got = server_points(client.experiments.get_logs(exp.training_id, exp.network_id))
     assert got["learning_rate"] == pytest.approx({0: 0.2, 1: 0.1, 2: 0.2 / 3})
+    assert not any(tag.startswith("batch/") for tag in got)  # no log_every_n_batches
 
 
 @pytest.mark.parametrize(
