@@ -196,11 +196,11 @@ class PicselliaCallback(_CallbackBase):
 
     # -- setup -------------------------------------------------------------------------------
 
-    def _start_experiment(self) -> None:
+    def _start_experiment(self, client: Client) -> None:
         """Ask the platform for a new version; on failure, spool offline for ``sync``."""
-        assert self.client is not None and self.project_id and self.model_name
+        assert self.project_id and self.model_name
         try:
-            exp = make_sender_client(self.client).experiments.init(self.project_id, self.model_name)
+            exp = client.experiments.init(self.project_id, self.model_name)
         except Exception as exc:  # noqa: BLE001 -- training must start anyway
             self._run_offline = True
             self._init_error = exc
@@ -226,8 +226,14 @@ class PicselliaCallback(_CallbackBase):
             return
         self._run_offline = self.offline
         self._init_error = None
-        if self.training_id is None and not self.offline:
-            self._start_experiment()
+        sender_client = (
+            None if self.offline or self.client is None else make_sender_client(self.client)
+        )
+        if self.training_id is None and sender_client is not None:
+            self._start_experiment(sender_client)
+            if self._run_offline:
+                sender_client.close()
+                sender_client = None
         meta = RunMeta(
             host=getattr(self.client, "host", None),
             project_id=self.project_id,
@@ -245,9 +251,6 @@ class PicselliaCallback(_CallbackBase):
                 f"logging offline to {self.spool.path}. Send it later with: "
                 f"{sync_hint(self.spool)}",
             )
-        sender_client = (
-            None if self._run_offline or self.client is None else make_sender_client(self.client)
-        )
         try:
             tailer = self._make_tailer()
         except Exception as exc:  # noqa: BLE001
@@ -345,6 +348,8 @@ class PicselliaCallback(_CallbackBase):
             if sender is None or spool is None:
                 return
             delivered = sender.close(self.flush_timeout, self.flush_max_time)
+            if sender.client is not None and sender.client is not self.client:
+                sender.client.close()
             self._emit_queued()
             if delivered:
                 log.info("PicselliaCallback: %d points delivered", sender.sent)

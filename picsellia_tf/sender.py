@@ -194,7 +194,9 @@ class Delivery:
         self._target = target
 
     @classmethod
-    def for_spool(cls, spool: Spool, client: Client, max_points: int = MAX_POINTS_PER_POST):
+    def for_spool(
+        cls, spool: Spool, client: Client, max_points: int = MAX_POINTS_PER_POST
+    ) -> Delivery:
         """Delivery of everything a spooled run holds."""
         return cls(client, [PointsChannel(spool, max_points)], spool=spool)
 
