@@ -243,6 +243,22 @@ class Client:
     def __reduce__(self) -> Any:
         raise TypeError("a Client cannot be pickled (it holds the API token); make a new one")
 
+    def with_options(
+        self,
+        *,
+        timeout: float | None = None,
+        max_retries: int | None = None,
+        retry_deadline: float | None = None,
+    ) -> Client:
+        """A new client for the same host and token with other timeout or retry settings."""
+        return Client(
+            self._token.reveal(),
+            self._host,
+            timeout=self.timeout if timeout is None else timeout,
+            max_retries=self.max_retries if max_retries is None else max_retries,
+            retry_deadline=self.retry_deadline if retry_deadline is None else retry_deadline,
+        )
+
     def close(self) -> None:
         """Close the pooled connections."""
         self._session.close()

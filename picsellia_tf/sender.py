@@ -87,20 +87,7 @@ class Backoff:
 def make_sender_client(client: Client) -> Client:
     """A client for background delivery: same host and token, a short timeout, no retries of
     its own (the sender and ``sync`` run their own backoff)."""
-    with_options = getattr(client, "with_options", None)
-    if callable(with_options):
-        return with_options(timeout=SENDER_TIMEOUT, max_retries=0, retry_deadline=SENDER_TIMEOUT)
-    token = getattr(client, "_token", None)
-    reveal = getattr(token, "reveal", None)
-    if not callable(reveal):
-        return client
-    return type(client)(
-        token=reveal(),
-        host=client.host,
-        timeout=SENDER_TIMEOUT,
-        max_retries=0,
-        retry_deadline=SENDER_TIMEOUT,
-    )
+    return client.with_options(timeout=SENDER_TIMEOUT, max_retries=0, retry_deadline=SENDER_TIMEOUT)
 
 
 class Target:

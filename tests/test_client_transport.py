@@ -130,6 +130,16 @@ def test_default_host(monkeypatch):
     assert Client(TOKEN).host == "https://app.picsellia.com"
 
 
+def test_with_options_keeps_host_and_token_changes_only_what_is_given(recorder):
+    client = make_client(recorder.url, max_retries=4)
+    quick = client.with_options(timeout=0.5, max_retries=0)
+    assert (quick.host, quick.timeout, quick.max_retries) == (recorder.url, 0.5, 0)
+    assert quick.retry_deadline == client.retry_deadline and quick is not client
+    assert TOKEN not in repr(quick)
+    quick.request("GET", "/sdk/check_connection")
+    assert recorder.requests[0]["headers"]["Authorization"] == f"Bearer {TOKEN}"
+
+
 def test_missing_token_says_how_to_set_it(monkeypatch):
     monkeypatch.delenv("PICSELLIA_TOKEN", raising=False)
     with pytest.raises(ConfigurationError, match="PICSELLIA_TOKEN"):
