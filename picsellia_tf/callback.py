@@ -12,11 +12,19 @@ import numbers
 import os
 import time
 import warnings
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from picsellia_tf import _keras
 from picsellia_tf.errors import ValidationError
+from picsellia_tf.preview_sampler import (
+    DEFAULT_MAX_PREVIEWS,
+    PreviewRenderer,
+    PreviewSet,
+    collect,
+    predict,
+)
 from picsellia_tf.sender import (
     DeliveryWarning,
     Sender,
@@ -65,6 +73,19 @@ class PicselliaCallback(_CallbackBase):
     run's spool directory is removed. ``offline=True`` (or ``PICSELLIA_MODE=offline``) only
     spools. Under multi-worker ``tf.distribute`` only the chief logs; other workers do nothing.
     No hook ever raises into ``fit``: errors become one warning.
+
+    Previews: with ``preview_data`` (an image batch, ``(images, ground_truths)``, or a
+    ``tf.data.Dataset`` of images or ``(image, ground_truth)``, batched or not), its first
+    ``max_previews`` images are kept; every ``preview_every`` epochs, and after the last epoch,
+    the model predicts them (``model(images, training=False)``, on the training thread) and the
+    sender thread renders them (:func:`picsellia_tf.previews.render_batch`: ground truth and
+    prediction), spools the PNGs and uploads them as ``epoch_<EEEE>_<II>.png`` previews of the
+    version (``EEEE`` the Keras epoch index), with the same retries, spooling and ``sync`` as
+    the points. ``preview_task`` (``classification``, ``multilabel``, ``detection``,
+    ``segmentation``) and ``label_names`` default to the project's type and labels, else to what
+    the data's shapes suggest. ``decode_predictions(raw_outputs)`` turns the model's raw
+    batch output into what ``render_batch`` takes (e.g. ``{"boxes", "labels", "scores"}``);
+    ``bbox_format`` and ``score_threshold`` go to the renderer.
     """
 
     # Keras 3 may run batch hooks on a worker thread; these hooks are thread-safe.
@@ -85,6 +106,14 @@ class PicselliaCallback(_CallbackBase):
         tensorboard_logdir: str | os.PathLike[str] | None = None,
         flush_timeout: float = 5.0,
         flush_max_time: float = 30.0,
+        preview_data: Any = None,
+        preview_every: int = 1,
+        preview_task: str | None = None,
+        label_names: Sequence[str] | None = None,
+        max_previews: int = DEFAULT_MAX_PREVIEWS,
+        decode_predictions: Callable[[Any], Any] | None = None,
+        bbox_format: str = "xyxy",
+        score_threshold: float = 0.5,
     ) -> None:
         super().__init__()
         if (training_id is None) != (network_id is None):
@@ -131,6 +160,27 @@ class PicselliaCallback(_CallbackBase):
                 raise ValidationError(
                     f"PicselliaCallback: {name}: expected seconds > 0, got {seconds!r}"
                 )
+        self._preview_set = _check_previews(
+            preview_data,
+            preview_every,
+            preview_task,
+            label_names,
+            max_previews,
+            decode_predictions,
+            bbox_format,
+            score_threshold,
+        )
+        self.preview_every = int(preview_every)
+        self.preview_task = preview_task
+        self.label_names = list(label_names) if label_names is not None else None
+        self.decode_predictions = decode_predictions
+        self.preview_options: dict[str, Any] = {
+            "bbox_format": bbox_format,
+            "score_threshold": float(score_threshold),
+        }
+        self.renderer: PreviewRenderer | None = None
+        self._last_epoch: int | None = None
+        self._previewed_epoch: int | None = None
         self.offline = bool(offline) or os.environ.get("PICSELLIA_MODE", "").lower() == "offline"
         if client is None and not self.offline:
             from picsellia_tf.client import Client
@@ -265,6 +315,30 @@ class PicselliaCallback(_CallbackBase):
         )
         self.sender.start()
         self._iter_base = _keras.read_iterations(self.model) or 0
+        self._last_epoch = self._previewed_epoch = None
+        if self._preview_set is not None:
+            self.renderer = PreviewRenderer(
+                self._preview_set,
+                task=self.preview_task,
+                label_names=self.label_names,
+                decode_predictions=self.decode_predictions,
+                render_options=self.preview_options,
+                client=sender_client,
+                project_id=self.project_id,
+                warn=self._queue_warning,
+            )
+
+    def _preview(self, epoch: int) -> None:
+        """Predict the preview images now; render and send them on the sender thread."""
+        if self.renderer is None or self.sender is None:
+            return
+        self._previewed_epoch = epoch
+        try:
+            raw = predict(self.model, self.renderer.samples.images)
+        except Exception as exc:  # noqa: BLE001 -- previews must never stop training
+            self.renderer.failed(f"predict at epoch {epoch}", exc)
+            return
+        self.sender.submit(self.renderer.job(epoch, raw))
 
     # -- recording ---------------------------------------------------------------------------
 
@@ -329,6 +403,9 @@ class PicselliaCallback(_CallbackBase):
             self._write([(name, int(epoch), value) for name, value in logs.items()])
         except Exception as exc:  # noqa: BLE001
             self._hook_failed("on_epoch_end", exc)
+        self._last_epoch = int(epoch)
+        if self.renderer is not None and (epoch + 1) % self.preview_every == 0:
+            self._preview(int(epoch))
         if logs is not None and "learning_rate" in logs:
             return
         try:
@@ -347,12 +424,15 @@ class PicselliaCallback(_CallbackBase):
             sender, spool = self.sender, self.spool
             if sender is None or spool is None:
                 return
+            last = self._last_epoch
+            if self.renderer is not None and last is not None and self._previewed_epoch != last:
+                self._preview(last)
             delivered = sender.close(self.flush_timeout, self.flush_max_time)
             if sender.client is not None and sender.client is not self.client:
                 sender.client.close()
             self._emit_queued()
             if delivered:
-                log.info("PicselliaCallback: %d points delivered", sender.sent)
+                log.info("PicselliaCallback: %d points and previews delivered", sender.sent)
             elif self._run_offline and not self._hinted:
                 log.info(
                     "PicselliaCallback: offline run spooled in %s; send it with: %s",
@@ -370,3 +450,62 @@ class PicselliaCallback(_CallbackBase):
                 )
         except Exception as exc:  # noqa: BLE001
             self._hook_failed("on_train_end", exc)
+
+
+def _check_previews(
+    preview_data: Any,
+    every: Any,
+    task: Any,
+    label_names: Any,
+    max_previews: Any,
+    decode_predictions: Any,
+    bbox_format: Any,
+    score_threshold: Any,
+) -> PreviewSet | None:
+    """The preview images, after checking every preview argument."""
+    from picsellia_tf.previews import BBOX_FORMATS, TASKS
+
+    def positive(name: str, value: Any) -> None:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValidationError(f"PicselliaCallback: {name}: expected an int >= 1, got {value!r}")
+
+    positive("preview_every", every)
+    positive("max_previews", max_previews)
+    if task is not None and task not in TASKS:
+        raise ValidationError(
+            f"PicselliaCallback: preview_task: expected one of {', '.join(TASKS)} or None, "
+            f"got {task!r}"
+        )
+    if label_names is not None and (
+        isinstance(label_names, str)
+        or not isinstance(label_names, Sequence)
+        or not all(isinstance(n, str) for n in label_names)
+    ):
+        raise ValidationError(
+            f"PicselliaCallback: label_names: expected a list of strings, got {label_names!r}"
+        )
+    if decode_predictions is not None and not callable(decode_predictions):
+        raise ValidationError(
+            "PicselliaCallback: decode_predictions: expected a callable, got "
+            f"{type(decode_predictions).__name__}"
+        )
+    if bbox_format not in BBOX_FORMATS and bbox_format not in ("cxcywh", "rel_cxcywh"):
+        raise ValidationError(
+            f"PicselliaCallback: bbox_format: expected one of {', '.join(BBOX_FORMATS)}, "
+            f"got {bbox_format!r}"
+        )
+    if (
+        isinstance(score_threshold, bool)
+        or not isinstance(score_threshold, int | float)
+        or not 0 <= score_threshold <= 1
+    ):
+        raise ValidationError(
+            "PicselliaCallback: score_threshold: expected a number in [0, 1], "
+            f"got {score_threshold!r}"
+        )
+    if preview_data is None:
+        return None
+    try:
+        return collect(preview_data, max_previews)
+    except ValidationError as exc:
+        raise ValidationError(f"PicselliaCallback: {exc}") from None

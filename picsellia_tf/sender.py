@@ -2,18 +2,19 @@
 
 - :class:`Delivery` sends what a :class:`~picsellia_tf.spool.Spool` holds that the server has
   not accepted yet, one batch at a time, through *channels* (one per kind of spooled job:
-  points today; previews can be another channel with the same interface).
+  :class:`PointsChannel` for scalars, :class:`PreviewsChannel` for preview images).
 - :class:`Sender` runs a ``Delivery`` on a daemon thread for a live training run: one post per
   ``flush_interval`` with everything new, capped exponential backoff with jitter on failures,
-  ``flush``/``close`` with deadlines, and a best-effort flush at interpreter exit.
+  ``flush``/``close`` with deadlines, and a best-effort flush at interpreter exit. Work handed
+  to it with :meth:`Sender.submit` (rendering previews) runs on that thread before delivering.
 - :func:`sync_run` and :func:`post_logs_chunked` are the synchronous forms used by
   ``picsellia-tf sync`` and ``picsellia-tf push-logs``.
 
-Adding a kind of job (previews): write its files and one record per job in the run directory
-(e.g. ``previews/<file>`` and ``previews.jsonl`` acknowledged by offset like the points), and
-give :class:`Delivery` a :class:`Channel` whose ``send_next`` uploads a batch
-(``experiments.upload_preview`` then ``post_preview``) and records it as delivered. The
-sender thread, the flush deadlines, ``sync`` and the retries then apply to it unchanged.
+Adding a kind of job: write its files and one record per job in the run directory (as the
+previews do: ``previews/<file>`` and ``previews.jsonl`` acknowledged by offset like the
+points), and give :class:`Delivery` a :class:`Channel` whose ``send_next`` sends a batch and
+records it as delivered. The sender thread, the flush deadlines, ``sync`` and the retries then
+apply to it unchanged.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("picsellia_tf.sender")
 
 MAX_POINTS_PER_POST = 10_000
+MAX_PREVIEWS_PER_POST = 32
 SENDER_TIMEOUT = 10.0
 
 
@@ -93,10 +95,13 @@ def make_sender_client(client: Client) -> Client:
 class Target:
     """An experiment version on the platform: where a run's jobs go."""
 
-    def __init__(self, client: Client, training_id: int, network_id: str):
+    def __init__(
+        self, client: Client, training_id: int, network_id: str, project_id: str | None = None
+    ):
         self.client = client
         self.training_id = training_id
         self.network_id = network_id
+        self.project_id = project_id
 
     def __repr__(self) -> str:
         return f"Target(training_id={self.training_id}, network_id={self.network_id!r})"
@@ -104,6 +109,18 @@ class Target:
     def post_logs(self, logs: dict[str, dict[str, list[Any]]]) -> int:
         """One ``POST /sdk/post_logs``."""
         return int(self.client.experiments.post_logs(self.training_id, self.network_id, logs))
+
+    def upload_preview(self, data: bytes, name: str) -> str:
+        """Upload one image to the version's storage; its object name."""
+        return str(
+            self.client.experiments.upload_preview(
+                self.training_id, self.network_id, data, project_id=self.project_id, name=name
+            )
+        )
+
+    def post_preview(self, object_names: list[str]) -> None:
+        """Record uploaded images as previews of the version."""
+        self.client.experiments.post_preview(self.training_id, self.network_id, object_names)
 
 
 class Channel(Protocol):
@@ -153,6 +170,43 @@ class PointsChannel:
         return sent
 
 
+class PreviewsChannel:
+    """Spooled preview images: uploaded one by one, then recorded in one ``post_preview``.
+
+    A batch that fails half-way keeps what it uploaded, so a retry uploads only the rest.
+    """
+
+    name = "previews"
+
+    def __init__(self, spool: Spool, max_items: int = MAX_PREVIEWS_PER_POST):
+        self.spool = spool
+        self.max_items = max_items
+        self._read_pos = spool.previews_acked()
+        self._batch: list[str] = []
+        self._uploaded: dict[str, str] = {}
+
+    def has_pending(self) -> bool:
+        return bool(self._batch) or self.spool.previews_size() > self._read_pos
+
+    def send_next(self, target: Target) -> int:
+        if not self._batch:
+            self._batch, self._read_pos = self.spool.read_previews(self._read_pos, self.max_items)
+        end = self._read_pos
+        if not self._batch:
+            if end > self.spool.previews_acked():
+                self.spool.ack_previews(end)  # only damaged records were left
+            return 0
+        for name in self._batch:
+            if name not in self._uploaded:
+                data = self.spool.preview_path(name).read_bytes()
+                self._uploaded[name] = target.upload_preview(data, name)
+        target.post_preview([self._uploaded[name] for name in self._batch])
+        sent = len(self._batch)
+        self._batch, self._uploaded = [], {}
+        self.spool.ack_previews(end)
+        return sent
+
+
 @dataclass
 class DrainResult:
     """What a synchronous delivery achieved."""
@@ -160,6 +214,8 @@ class DrainResult:
     sent: int
     complete: bool
     error: BaseException | None = None
+    previews: int = 0
+    """Of ``sent``, how many were preview images."""
 
 
 class Delivery:
@@ -178,14 +234,15 @@ class Delivery:
         self.spool = spool
         self.sent = 0
         self.posts = 0
+        self.sent_by: dict[str, int] = {}
         self._target = target
 
     @classmethod
     def for_spool(
         cls, spool: Spool, client: Client, max_points: int = MAX_POINTS_PER_POST
     ) -> Delivery:
-        """Delivery of everything a spooled run holds."""
-        return cls(client, [PointsChannel(spool, max_points)], spool=spool)
+        """Delivery of everything a spooled run holds: points, then previews."""
+        return cls(client, [PointsChannel(spool, max_points), PreviewsChannel(spool)], spool=spool)
 
     def target(self) -> Target:
         """The experiment version; starts it (``experiments.init``) if the spool has no ids yet."""
@@ -210,7 +267,7 @@ class Delivery:
                 self.spool.path,
             )
         assert meta.training_id is not None and meta.network_id is not None
-        self._target = Target(self.client, meta.training_id, meta.network_id)
+        self._target = Target(self.client, meta.training_id, meta.network_id, meta.project_id)
         return self._target
 
     def has_pending(self) -> bool:
@@ -223,6 +280,7 @@ class Delivery:
             if channel.has_pending():
                 sent = channel.send_next(self.target())
                 self.posts += 1 if sent else 0
+                self.sent_by[channel.name] = self.sent_by.get(channel.name, 0) + sent
                 total += sent
         self.sent += total
         return total
@@ -237,15 +295,21 @@ class Delivery:
         """Send everything, retrying transient failures until ``deadline`` (monotonic)."""
         backoff = backoff or Backoff(cap=8.0)
         sent_before = self.sent
+        previews_before = self.sent_by.get("previews", 0)
+
+        def result(complete: bool, error: BaseException | None = None) -> DrainResult:
+            previews = self.sent_by.get("previews", 0) - previews_before
+            return DrainResult(self.sent - sent_before, complete, error, previews)
+
         while True:
             try:
                 if self.step() == 0 and not self.has_pending():
-                    return DrainResult(self.sent - sent_before, True)
+                    return result(True)
                 backoff.reset()
             except Exception as exc:  # noqa: BLE001 -- classified below
                 remaining = deadline - time.monotonic()
                 if not is_retryable(exc) or remaining <= 0:
-                    return DrainResult(self.sent - sent_before, False, exc)
+                    return result(False, exc)
                 hint = exc.retry_after if isinstance(exc, RateLimitError) else None
                 sleep(min(backoff.next(hint), remaining))
 
@@ -375,6 +439,8 @@ class Sender:
         self._abandoned = False
         self._tailer_failed = False
         self._told_unreachable = False
+        self._jobs: list[Callable[[Spool], None]] = []
+        self._jobs_lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"Sender({str(self.spool.path)!r}, offline={self.client is None})"
@@ -402,6 +468,30 @@ class Sender:
         """Ask for a delivery pass now rather than at the next interval."""
         self._wake.set()
 
+    def submit(self, job: Callable[[Spool], None]) -> None:
+        """Run ``job(spool)`` on the sender thread at its next pass, before delivering.
+
+        Jobs write what they make into the spool (e.g. ``spool.add_preview``); they must handle
+        their own errors (one that escapes is kept in ``last_error`` and the pass goes on).
+        """
+        with self._jobs_lock:
+            self._jobs.append(job)
+
+    def _run_jobs(self) -> None:
+        while True:
+            with self._jobs_lock:
+                if not self._jobs:
+                    return
+                job = self._jobs[0]
+            try:
+                job(self.spool)
+            except Exception as exc:  # noqa: BLE001 -- a failed job must not stop delivery
+                self.last_error = exc
+                log.warning("sender job failed: %s", exc)
+            finally:
+                with self._jobs_lock:
+                    self._jobs.pop(0)
+
     # -- the thread --------------------------------------------------------------------------
 
     def _run(self) -> None:
@@ -413,6 +503,7 @@ class Sender:
                 return  # close() gave up waiting for this thread: it must not act any more
             stopping = self._stop
             try:
+                self._run_jobs()
                 self._poll_tailer()
                 wait = self._deliver()
             except BaseException as exc:  # noqa: BLE001 -- the thread must never die silently
@@ -482,6 +573,9 @@ class Sender:
     # -- flushing ----------------------------------------------------------------------------
 
     def _delivered(self) -> bool:
+        with self._jobs_lock:
+            if self._jobs:
+                return False
         return self.delivery is not None and not self.delivery.has_pending()
 
     def flush(self, idle_timeout: float = 5.0, max_time: float = 30.0) -> bool:

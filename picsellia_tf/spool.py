@@ -7,6 +7,9 @@ A run directory holds:
 - ``points.jsonl``: one JSON array ``[tag, step, value, wall_time]`` per line, append-only.
 - ``points.acked``: the byte offset in ``points.jsonl`` up to which the server has accepted
   everything; replaced atomically after each accepted post.
+- ``previews/<file>.png``: preview images, each written (atomically) before its record;
+  ``previews.jsonl``: one ``{"file": name}`` line per preview, and ``previews.acked``: the
+  offset up to which they were uploaded and recorded, as for the points.
 
 A line is complete once it ends with a newline; readers ignore an unterminated last line, and
 a writer reopening the file terminates it first. Writes are flushed to the OS (not fsynced), so
@@ -33,6 +36,9 @@ from picsellia_tf.errors import ValidationError
 META_FILE = "meta.json"
 POINTS_FILE = "points.jsonl"
 ACKED_FILE = "points.acked"
+PREVIEWS_DIR = "previews"
+PREVIEWS_FILE = "previews.jsonl"
+PREVIEWS_ACKED_FILE = "previews.acked"
 FORMAT_VERSION = 1
 MAX_TAG_LENGTH = 256
 
@@ -311,13 +317,93 @@ class Spool:
             yield from points
 
     def pending(self) -> bool:
-        """True if some bytes of points were not acknowledged."""
-        return self.acked() < self.size()
+        """True if some points or previews were not acknowledged."""
+        return self.acked() < self.size() or self.previews_acked() < self.previews_size()
+
+    # -- previews ----------------------------------------------------------------------------
+
+    def add_preview(self, name: str, data: bytes) -> None:
+        """Keep an encoded image as ``previews/<name>`` and queue it for upload."""
+        if not _PREVIEW_NAME.fullmatch(name):
+            raise ValidationError(f"preview name {name!r}: expected a plain file name")
+        folder = self.path / PREVIEWS_DIR
+        folder.mkdir(exist_ok=True)
+        tmp = folder / f".{name}.{os.getpid()}.{threading.get_ident()}.tmp"
+        tmp.write_bytes(data)
+        os.replace(tmp, folder / name)
+        line = (json.dumps({"file": name}) + "\n").encode("utf-8")
+        with self._lock:
+            with open(self.path / PREVIEWS_FILE, "ab") as fh:
+                if fh.tell():
+                    with open(self.path / PREVIEWS_FILE, "rb") as rd:
+                        rd.seek(fh.tell() - 1)
+                        if rd.read(1) != b"\n":
+                            fh.write(b"\n")  # a writer died mid-line
+                fh.write(line)
+
+    def preview_path(self, name: str) -> Path:
+        """Where the spooled preview ``name`` is kept."""
+        return self.path / PREVIEWS_DIR / name
+
+    def previews_size(self) -> int:
+        """Bytes in ``previews.jsonl`` (0 if absent)."""
+        try:
+            return (self.path / PREVIEWS_FILE).stat().st_size
+        except FileNotFoundError:
+            return 0
+
+    def previews_acked(self) -> int:
+        """Offset in ``previews.jsonl`` up to which every preview was delivered."""
+        try:
+            return int((self.path / PREVIEWS_ACKED_FILE).read_text(encoding="ascii").strip() or 0)
+        except (OSError, ValueError):
+            return 0  # absent or unreadable: resend (uploading and posting again is harmless)
+
+    def ack_previews(self, offset: int) -> None:
+        """Record that every preview before ``offset`` was delivered."""
+        _atomic_write(self.path / PREVIEWS_ACKED_FILE, f"{offset}\n")
+
+    def read_previews(self, offset: int, max_items: int) -> tuple[list[str], int]:
+        """Up to ``max_items`` preview names from ``offset``, and the offset after them.
+
+        Damaged records and records whose file is missing are skipped (counted in
+        ``bad_lines``)."""
+        names: list[str] = []
+        try:
+            fh = open(self.path / PREVIEWS_FILE, "rb")
+        except FileNotFoundError:
+            return [], offset
+        with fh:
+            fh.seek(offset)
+            pos = offset
+            while len(names) < max_items:
+                line = fh.readline()
+                if not line.endswith(b"\n"):
+                    break
+                pos += len(line)
+                if not line.strip():
+                    continue
+                try:
+                    name = json.loads(line)["file"]
+                except (ValueError, KeyError, TypeError):
+                    name = None
+                if (
+                    isinstance(name, str)
+                    and _PREVIEW_NAME.fullmatch(name)
+                    and self.preview_path(name).is_file()
+                ):
+                    names.append(name)
+                else:
+                    self.bad_lines += 1
+        return names, pos
 
     def remove(self) -> None:
         """Delete the run directory."""
         self.close()
         shutil.rmtree(self.path, ignore_errors=True)
+
+
+_PREVIEW_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,199}")
 
 
 def _decode_line(line: bytes) -> Point | None:

@@ -20,7 +20,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="send spooled training logs (offline runs, or runs that could not reach the platform)",
         description=(
             "Deliver every run spooled under SPOOL_DIR (or SPOOL_DIR itself if it is one run's "
-            "directory). A run whose experiment was never started is started first. Each run "
+            "directory): its points and preview images. A run whose experiment was never started is started first. Each run "
             "goes to --host if given, else to the host recorded in its meta.json, else to "
             "$PICSELLIA_HOST; the token comes from $PICSELLIA_TOKEN. Delivered runs are removed "
             "from the spool; what cannot be delivered stays there. Exit 1 if anything was left "
@@ -70,7 +70,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
     lines: list[str] = []
     failed = 0
     for path in runs:
-        entry: dict[str, Any] = {"run": str(path), "sent": 0, "complete": False}
+        entry: dict[str, Any] = {"run": str(path), "sent": 0, "previews": 0, "complete": False}
         try:
             spool = Spool.open(path)
             host = args.host or spool.meta.host
@@ -78,7 +78,8 @@ def cmd_sync(args: argparse.Namespace) -> int:
                 clients[host] = Client(host=host)
             result = sync_run(spool, clients[host], timeout=args.timeout)
             entry.update(
-                sent=result.sent,
+                sent=result.sent - result.previews,
+                previews=result.previews,
                 complete=result.complete,
                 training_id=spool.meta.training_id,
                 network_id=spool.meta.network_id,
@@ -90,16 +91,17 @@ def cmd_sync(args: argparse.Namespace) -> int:
         except PicselliaError as exc:
             entry["error"] = str(exc)
         report.append(entry)
+        what = f"{entry['sent']} points"
+        if entry["previews"]:
+            what += f" and {entry['previews']} previews"
         if entry["complete"]:
             lines.append(
-                f"{path}: {entry['sent']} points sent to training_id={entry['training_id']} "
+                f"{path}: {what} sent to training_id={entry['training_id']} "
                 f"network_id={entry['network_id']}"
             )
         else:
             failed += 1
-            lines.append(
-                f"{path}: {entry['sent']} points sent, the rest stays spooled: {entry['error']}"
-            )
+            lines.append(f"{path}: {what} sent, the rest stays spooled: {entry['error']}")
     if not runs:
         lines.append(f"{args.spool_dir}: no spooled runs")
     emit(args, {"runs": report, "failed": failed}, "\n".join(lines))
