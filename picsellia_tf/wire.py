@@ -529,18 +529,24 @@ def encode_labels(labels: Any, arg: str = "labels") -> dict[str, dict[str, str]]
     return to_indexed(out)
 
 
+def _pair(
+    value: Any, cls: type, fields: tuple[str, str], arg: str, expected: str
+) -> tuple[Any, Any]:
+    """The two fields of an item given as a ``cls`` instance, a dict or a 2-sequence."""
+    if isinstance(value, cls):
+        return getattr(value, fields[0]), getattr(value, fields[1])
+    if isinstance(value, Mapping):
+        return value.get(fields[0]), value.get(fields[1])
+    if isinstance(value, tuple | list) and len(value) == 2:
+        return value[0], value[1]
+    raise _invalid(arg, f"expected {expected}, got {value!r}")
+
+
 def coerce_collaborator(value: Any, arg: str = "collaborator") -> Collaborator:
     """A :class:`Collaborator` from one, ``(email, role)`` or ``{"email", "role"}``."""
-    email: Any
-    role: Any
-    if isinstance(value, Collaborator):
-        email, role = value.email, value.role
-    elif isinstance(value, Mapping):
-        email, role = value.get("email"), value.get("role")
-    elif isinstance(value, tuple | list) and len(value) == 2:
-        email, role = value
-    else:
-        raise _invalid(arg, f"expected a Collaborator, (email, role) or a dict, got {value!r}")
+    email, role = _pair(
+        value, Collaborator, ("email", "role"), arg, "a Collaborator, (email, role) or a dict"
+    )
     email = _text(email, f"{arg} email")
     if "@" not in email:
         raise _invalid(f"{arg} email", f"{email!r} is not an email address")
@@ -597,18 +603,13 @@ def encode_qa(questions: Any, arg: str = "qa") -> dict[str, dict[str, Any]]:
 
 def coerce_label_link(value: Any, arg: str = "link") -> LabelLink:
     """A :class:`LabelLink` from one, ``(label_name, link_with)`` or a dict."""
-    name: Any
-    link: Any
-    if isinstance(value, LabelLink):
-        name, link = value.label_name, value.link_with
-    elif isinstance(value, Mapping):
-        name, link = value.get("label_name"), value.get("link_with")
-    elif isinstance(value, tuple | list) and len(value) == 2:
-        name, link = value
-    else:
-        raise _invalid(
-            arg, f"expected a LabelLink, (label_name, link_with) or a dict, got {value!r}"
-        )
+    name, link = _pair(
+        value,
+        LabelLink,
+        ("label_name", "link_with"),
+        arg,
+        "a LabelLink, (label_name, link_with) or a dict",
+    )
     return LabelLink(_text(name, f"{arg} label_name"), _text(link, f"{arg} link_with"))
 
 
