@@ -15,7 +15,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``check``."""
     parser = subparsers.add_parser(
         "check",
-        help="check the connection and the token ($PICSELLIA_TOKEN)",
+        help="Check the connection and the token ($PICSELLIA_TOKEN).",
         description="Check that the platform answers and the token in $PICSELLIA_TOKEN is valid.",
     )
     add_connection_options(parser)

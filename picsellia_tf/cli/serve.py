@@ -11,7 +11,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``serve`` command."""
     parser = subparsers.add_parser(
         "serve",
-        help="serve the local platform (SQLite + files) until Ctrl-C",
+        help="Serve the local platform (SQLite + files) until Ctrl-C.",
         description="Serve the Picsellia API locally, with its data in a folder.",
     )
     add_arguments(parser)
