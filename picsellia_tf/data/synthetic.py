@@ -1,7 +1,13 @@
-"""Generated detection data: coloured squares on a noisy background, and a project of them.
+"""Generated data with known annotations, and projects of it, for examples, tests, benchmarks.
 
-For examples, tests and benchmarks: no download, known boxes. Each image holds ``objects``
-non-overlapping axis-aligned squares; a square's label is its colour's name.
+- :func:`make_images`: detection data, coloured squares on a noisy background; a square's
+  label is its colour's name.
+- :func:`make_shape_images`: discs, squares and triangles of random bright colours; a shape's
+  label is its kind. One shape per image is classification data (the image's class is its
+  shape); several are segmentation data, with each image's exact class map (the polygons are
+  drawn the way :mod:`picsellia_tf.data.masks` paints them).
+
+No download; generation is deterministic for a seed.
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from picsellia_tf.types import ImageAnnotation, Rectangle, Shape
 
@@ -154,4 +160,123 @@ def upload_project(
     }
     return create_project(
         client, name, [im.path for im in images], shapes, labels=labels, project_type=project_type
+    )
+
+
+SHAPE_KINDS: tuple[str, ...] = ("disc", "square", "triangle")
+
+
+@dataclass(frozen=True)
+class ShapeImage:
+    """A generated image file, its shapes as ``(label, polygon vertices (x, y))`` and its
+    class map (``uint8[H, W]``: 0 background, label ``k`` of ``labels`` is ``k + 1``)."""
+
+    path: Path
+    objects: list[tuple[str, list[tuple[int, int]]]]
+    mask: np.ndarray
+
+
+def shape_polygon(kind: str, cx: float, cy: float, radius: float) -> list[tuple[int, int]]:
+    """Integer vertices of a ``kind`` shape centred on ``(cx, cy)`` with that circumradius-ish
+    size: a 20-gon disc, an axis-aligned square, an upward triangle."""
+    if kind == "disc":
+        angles = np.linspace(0, 2 * np.pi, 20, endpoint=False)
+        points = [(cx + radius * np.cos(a), cy + radius * np.sin(a)) for a in angles]
+    elif kind == "square":
+        h = radius * 0.85
+        points = [(cx - h, cy - h), (cx + h, cy - h), (cx + h, cy + h), (cx - h, cy + h)]
+    elif kind == "triangle":
+        points = [
+            (cx, cy - radius),
+            (cx + radius, cy + radius * 0.8),
+            (cx - radius, cy + radius * 0.8),
+        ]
+    else:
+        raise ValueError(f"kind: expected one of {', '.join(SHAPE_KINDS)}, got {kind!r}")
+    return [(int(round(x)), int(round(y))) for x, y in points]
+
+
+def _bright(rng: np.random.Generator) -> tuple[int, int, int]:
+    import colorsys
+
+    r, g, b = colorsys.hsv_to_rgb(float(rng.uniform()), float(rng.uniform(0.6, 1.0)), 1.0)
+    return (round(r * 255), round(g * 255), round(b * 255))
+
+
+def make_shape_images(
+    out_dir: str | os.PathLike[str],
+    n: int,
+    *,
+    size: int = 32,
+    objects: int = 1,
+    labels: Sequence[str] = SHAPE_KINDS,
+    min_radius: float = 0.2,
+    max_radius: float = 0.34,
+    seed: int = 0,
+    prefix: str = "shape",
+) -> list[ShapeImage]:
+    """Write ``n`` PNG images of ``size`` x ``size`` with up to ``objects`` non-overlapping
+    shapes each (radius a fraction ``min_radius`` to ``max_radius`` of ``size``); labels are
+    drawn evenly from ``labels`` (each a kind of :data:`SHAPE_KINDS`)."""
+    for label in labels:
+        if label not in SHAPE_KINDS:
+            raise ValueError(f"labels: {label!r} is not one of {', '.join(SHAPE_KINDS)}")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    images: list[ShapeImage] = []
+    for i in range(n):
+        pixels = (_background(rng, size, size) * 0.55).astype(np.uint8)  # darker than shapes
+        image = Image.fromarray(pixels)
+        mask = Image.new("L", (size, size), 0)
+        draw, paint = ImageDraw.Draw(image), ImageDraw.Draw(mask)
+        placed: list[tuple[float, float, float]] = []
+        shapes: list[tuple[str, list[tuple[int, int]]]] = []
+        for k in range(objects):
+            label_index = (i + k) % len(labels) if objects == 1 else int(rng.integers(len(labels)))
+            for _attempt in range(50):
+                radius = float(rng.uniform(min_radius, max_radius)) * size
+                cx = float(rng.uniform(radius, size - 1 - radius))
+                cy = float(rng.uniform(radius, size - 1 - radius))
+                if all(np.hypot(cx - x, cy - y) > radius + r + 1 for x, y, r in placed):
+                    break
+            else:
+                continue
+            label = str(labels[label_index])
+            polygon = shape_polygon(label, cx, cy, radius)
+            colour = _bright(rng)
+            draw.polygon(polygon, fill=colour, outline=colour)
+            paint.polygon(polygon, fill=label_index + 1, outline=label_index + 1)
+            placed.append((cx, cy, radius))
+            shapes.append((label, polygon))
+        path = out / f"{prefix}_{i:05d}.png"
+        image.save(path)
+        images.append(ShapeImage(path, shapes, np.asarray(mask)))
+    return images
+
+
+def upload_shape_project(
+    client: Client,
+    images: Sequence[ShapeImage],
+    name: str,
+    *,
+    labels: Sequence[str] = SHAPE_KINDS,
+    project_type: str = "classification",
+) -> tuple[str, str]:
+    """Create a dataset and a project ``name`` holding ``images`` with their shapes as
+    polygons. Returns ``(project_id, dataset_id)``."""
+    shapes = {
+        im.path.name: [
+            Shape("polygon", label, points=[(float(x), float(y)) for x, y in polygon])
+            for label, polygon in im.objects
+        ]
+        for im in images
+    }
+    return create_project(
+        client,
+        name,
+        [im.path for im in images],
+        shapes,
+        labels=[(label, "polygon") for label in labels],
+        project_type=project_type,
     )

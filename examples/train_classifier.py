@@ -1,0 +1,184 @@
+"""Train a small image classifier on a Picsellia project, streaming metrics and previews.
+
+Run with no arguments. Without ``PICSELLIA_TOKEN`` it starts a local platform (data kept in
+``--data-dir``, default ``./picsellia-data``); with it, it uses the platform at
+``PICSELLIA_HOST`` (default app.picsellia.com) and creates a new dataset and project there.
+
+It generates images of one shape each (a disc, a square or a triangle, of a random colour),
+uploads them with their shape as a polygon, loads the project as ``tf.data``
+(``task="classification"``: an image's class is its shape's label), trains a small CNN with
+``PicselliaCallback`` (metrics every epoch, and previews of a few validation images: ground
+truth and the top predicted classes), then reads the metrics and previews back from the
+platform and saves the preview images into ``--out-dir``.
+
+``--epochs`` and ``--images`` size the run; ``PICSELLIA_EXAMPLE_SMALL=1`` shrinks it to a
+smoke test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+import picsellia_tf
+from picsellia_tf import data
+from picsellia_tf.client import Client
+from picsellia_tf.data.synthetic import make_shape_images, upload_shape_project
+
+MODEL_NAME = "tiny-classifier"
+
+
+def parse_args() -> argparse.Namespace:
+    small = os.environ.get("PICSELLIA_EXAMPLE_SMALL") == "1"
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--epochs", type=int, default=3 if small else 12)
+    parser.add_argument("--images", type=int, default=120 if small else 900)
+    parser.add_argument("--image-size", type=int, default=32, help="side of the square images")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--previews", type=int, default=4 if small else 8, help="images shown")
+    parser.add_argument(
+        "--data-dir", default="picsellia-data", help="local platform data (without a token)"
+    )
+    parser.add_argument("--cache-dir", default=None, help="image cache (default: data.load's)")
+    parser.add_argument(
+        "--out-dir", default="picsellia-previews", help="where the previews are saved"
+    )
+    return parser.parse_args()
+
+
+@contextlib.contextmanager
+def platform_client(data_dir: str) -> Iterator[tuple[Client, str]]:
+    """The real platform's client with ``PICSELLIA_TOKEN``, else a local platform's."""
+    if os.environ.get("PICSELLIA_TOKEN"):
+        client = Client()
+        with client:
+            yield client, client.host
+        return
+    with picsellia_tf.LocalPlatform(data_dir) as local:
+        yield local.client, local.host
+
+
+def build_model(size: int, num_classes: int):
+    """A small CNN on ``uint8`` images, softmax over the classes."""
+    import keras
+
+    inputs = keras.Input((size, size, 3), dtype="uint8")
+    x = keras.layers.Rescaling(1 / 255.0)(inputs)
+    for filters in (16, 32, 64):
+        x = keras.layers.Conv2D(filters, 3, padding="same", activation="relu")(x)
+        x = keras.layers.MaxPooling2D()(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    x = keras.layers.Dense(64, activation="relu")(x)
+    outputs = keras.layers.Dense(num_classes, activation="softmax")(x)
+    model = keras.Model(inputs, outputs)
+    model.compile(
+        optimizer=keras.optimizers.Adam(3e-3),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    return model
+
+
+def show_results(
+    client: Client, host: str, project_id: str, tid: int, nid: str, out_dir: Path
+) -> None:
+    """The metrics and previews as the platform has them, and the previews saved locally."""
+    print(f"experiment: model {MODEL_NAME!r} ({nid}), version {tid}, project {project_id}")
+    try:
+        logs = client.experiments.get_logs(tid, nid)
+        previews = client.experiments.previews(tid, nid)
+    except picsellia_tf.PicselliaError as exc:  # the hosted platform may not list them
+        print(f"see the curves and previews on {host} ({exc})")
+        return
+    print("final metrics (read back from the platform):")
+    for tag in sorted(logs):
+        series = logs[tag]
+        print(f"  {tag:<16} {series['value'][-1]:>9.4f}  (step {series['step'][-1]})")
+    last = previews[-1].object_name.rsplit("/", 1)[1][: len("epoch_0000")] if previews else ""
+    print(f"previews: {len(previews)} uploaded; those of the last epoch:")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for preview in previews:
+        file_name = preview.object_name.rsplit("/", 1)[1]
+        (out_dir / file_name).write_bytes(client.storage_get(preview.url))
+        if file_name.startswith(last):
+            print(f"  {preview.object_name}")
+    print(f"preview images saved in {out_dir.resolve()}")
+
+
+def main() -> None:
+    args = parse_args()
+    name = f"classifier-example-{uuid.uuid4().hex[:8]}"
+    with platform_client(args.data_dir) as (client, host), tempfile.TemporaryDirectory() as tmp:
+        print(f"platform: {host}")
+        images = make_shape_images(Path(tmp), args.images, size=args.image_size, seed=1)
+        project_id, dataset_id = upload_shape_project(client, images, name)
+        print(f"project {name} ({project_id}): {len(images)} images uploaded")
+
+        common = dict(
+            task="classification",
+            image_size=args.image_size,
+            batch_size=args.batch_size,
+            cache_dir=args.cache_dir,
+            seed=0,
+        )
+        train, info = data.load(client, project_id, dataset_id, split="train", **common)
+        val, _ = data.load(client, project_id, dataset_id, split="val", shuffle=False, **common)
+        print(f"labels {info.label_names}; images per split {info.split_counts}")
+
+        model = build_model(args.image_size, info.num_classes)
+        callback = picsellia_tf.PicselliaCallback(
+            client,
+            project_id=project_id,
+            model_name=MODEL_NAME,
+            preview_data=val,  # its first --previews images, predicted after every epoch
+            preview_every=1,
+            max_previews=args.previews,
+            label_names=info.label_names,
+        )
+        start = time.monotonic()
+        model.fit(
+            train,
+            validation_data=val,
+            epochs=args.epochs,
+            callbacks=[callback],
+            verbose=2,
+            shuffle=False,  # data.load already shuffles the training split
+        )
+        print(f"trained in {time.monotonic() - start:.1f} s")
+
+        predicted, truth = [], []
+        for batch, labels in val:
+            predicted.append(np.argmax(model(batch, training=False), axis=-1))
+            truth.append(labels.numpy())
+        accuracy = float(np.mean(np.concatenate(predicted) == np.concatenate(truth)))
+        print(f"validation accuracy: {accuracy:.2f} (chance: {1 / info.num_classes:.2f})")
+
+        if callback.training_id is None or callback.network_id is None:
+            print("the experiment could not be started; the run was spooled for picsellia-tf sync")
+            return
+        show_results(
+            client,
+            host,
+            project_id,
+            callback.training_id,
+            callback.network_id,
+            Path(args.out_dir),
+        )
+        if not os.environ.get("PICSELLIA_TOKEN"):
+            print(
+                f"the data stays in {os.path.abspath(args.data_dir)}: "
+                f"`picsellia-tf serve --data-dir {args.data_dir}` serves it again (it prints "
+                "its URL and token)"
+            )
+
+
+if __name__ == "__main__":
+    main()

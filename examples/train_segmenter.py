@@ -1,0 +1,207 @@
+"""Train a small segmentation network on a Picsellia project, streaming metrics and previews.
+
+Run with no arguments. Without ``PICSELLIA_TOKEN`` it starts a local platform (data kept in
+``--data-dir``, default ``./picsellia-data``); with it, it uses the platform at
+``PICSELLIA_HOST`` (default app.picsellia.com) and creates a new dataset and project there.
+
+It generates images of up to two shapes each (discs, squares, triangles of random colours),
+uploads them with their shapes as polygons, loads the project as ``tf.data``
+(``task="segmentation"``: a class map per image, 0 for the background, label ``k`` as
+``k + 1``), trains a tiny U-Net-like network with ``PicselliaCallback`` (metrics every epoch,
+and previews of a few validation images: true masks beside predicted ones), then reads the
+metrics and previews back from the platform and saves the preview images into ``--out-dir``.
+
+``--epochs`` and ``--images`` size the run; ``PICSELLIA_EXAMPLE_SMALL=1`` shrinks it to a
+smoke test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+import picsellia_tf
+from picsellia_tf import data
+from picsellia_tf.client import Client
+from picsellia_tf.data.synthetic import make_shape_images, upload_shape_project
+
+MODEL_NAME = "tiny-segmenter"
+
+
+def parse_args() -> argparse.Namespace:
+    small = os.environ.get("PICSELLIA_EXAMPLE_SMALL") == "1"
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--epochs", type=int, default=2 if small else 30)
+    parser.add_argument("--images", type=int, default=60 if small else 600)
+    parser.add_argument("--image-size", type=int, default=32, help="side of the square images")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--previews", type=int, default=4 if small else 8, help="images shown")
+    parser.add_argument(
+        "--data-dir", default="picsellia-data", help="local platform data (without a token)"
+    )
+    parser.add_argument("--cache-dir", default=None, help="image cache (default: data.load's)")
+    parser.add_argument(
+        "--out-dir", default="picsellia-previews", help="where the previews are saved"
+    )
+    return parser.parse_args()
+
+
+@contextlib.contextmanager
+def platform_client(data_dir: str) -> Iterator[tuple[Client, str]]:
+    """The real platform's client with ``PICSELLIA_TOKEN``, else a local platform's."""
+    if os.environ.get("PICSELLIA_TOKEN"):
+        client = Client()
+        with client:
+            yield client, client.host
+        return
+    with picsellia_tf.LocalPlatform(data_dir) as local:
+        yield local.client, local.host
+
+
+def build_model(size: int, num_classes: int):
+    """A tiny U-Net: two resolutions, one skip connection, softmax over background + labels."""
+    import keras
+
+    layers = keras.layers
+    inputs = keras.Input((size, size, 3), dtype="uint8")
+    x = layers.Rescaling(1 / 255.0)(inputs)
+    skip = layers.Conv2D(16, 3, padding="same", activation="relu")(x)
+    skip = layers.Conv2D(16, 3, padding="same", activation="relu")(skip)
+    x = layers.MaxPooling2D()(skip)
+    x = layers.Conv2D(32, 3, padding="same", activation="relu")(x)
+    x = layers.Conv2D(32, 3, padding="same", activation="relu")(x)
+    x = layers.UpSampling2D()(x)
+    x = layers.Concatenate()([x, skip])
+    x = layers.Conv2D(16, 3, padding="same", activation="relu")(x)
+    outputs = layers.Conv2D(num_classes + 1, 1, activation="softmax")(x)
+    model = keras.Model(inputs, outputs)
+    model.compile(
+        optimizer=keras.optimizers.Adam(3e-3),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    return model
+
+
+def mean_iou(predicted: np.ndarray, truth: np.ndarray, num_classes: int) -> float:
+    """Mean over the labels present (not the background) of intersection over union."""
+    ious = []
+    for k in range(1, num_classes + 1):
+        union = np.sum((predicted == k) | (truth == k))
+        if union:
+            ious.append(np.sum((predicted == k) & (truth == k)) / union)
+    return float(np.mean(ious)) if ious else 0.0
+
+
+def show_results(
+    client: Client, host: str, project_id: str, tid: int, nid: str, out_dir: Path
+) -> None:
+    """The metrics and previews as the platform has them, and the previews saved locally."""
+    print(f"experiment: model {MODEL_NAME!r} ({nid}), version {tid}, project {project_id}")
+    try:
+        logs = client.experiments.get_logs(tid, nid)
+        previews = client.experiments.previews(tid, nid)
+    except picsellia_tf.PicselliaError as exc:  # the hosted platform may not list them
+        print(f"see the curves and previews on {host} ({exc})")
+        return
+    print("final metrics (read back from the platform):")
+    for tag in sorted(logs):
+        series = logs[tag]
+        print(f"  {tag:<16} {series['value'][-1]:>9.4f}  (step {series['step'][-1]})")
+    last = previews[-1].object_name.rsplit("/", 1)[1][: len("epoch_0000")] if previews else ""
+    print(f"previews: {len(previews)} uploaded; those of the last epoch:")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for preview in previews:
+        file_name = preview.object_name.rsplit("/", 1)[1]
+        (out_dir / file_name).write_bytes(client.storage_get(preview.url))
+        if file_name.startswith(last):
+            print(f"  {preview.object_name}")
+    print(f"preview images saved in {out_dir.resolve()}")
+
+
+def main() -> None:
+    args = parse_args()
+    name = f"segmenter-example-{uuid.uuid4().hex[:8]}"
+    with platform_client(args.data_dir) as (client, host), tempfile.TemporaryDirectory() as tmp:
+        print(f"platform: {host}")
+        images = make_shape_images(Path(tmp), args.images, size=args.image_size, objects=2, seed=2)
+        project_id, dataset_id = upload_shape_project(
+            client, images, name, project_type="segmentation"
+        )
+        print(f"project {name} ({project_id}): {len(images)} images uploaded")
+
+        common = dict(
+            task="segmentation",
+            image_size=args.image_size,
+            batch_size=args.batch_size,
+            cache_dir=args.cache_dir,
+            seed=0,
+        )
+        train, info = data.load(client, project_id, dataset_id, split="train", **common)
+        val, _ = data.load(client, project_id, dataset_id, split="val", shuffle=False, **common)
+        print(f"labels {info.label_names}; images per split {info.split_counts}")
+
+        model = build_model(args.image_size, info.num_classes)
+        callback = picsellia_tf.PicselliaCallback(
+            client,
+            project_id=project_id,
+            model_name=MODEL_NAME,
+            preview_data=val,  # its first --previews images, predicted after every epoch
+            preview_task="segmentation",
+            preview_every=1,
+            max_previews=args.previews,
+            label_names=info.label_names,
+        )
+        start = time.monotonic()
+        model.fit(
+            train,
+            validation_data=val,
+            epochs=args.epochs,
+            callbacks=[callback],
+            verbose=2,
+            shuffle=False,  # data.load already shuffles the training split
+        )
+        print(f"trained in {time.monotonic() - start:.1f} s")
+
+        predicted, truth = [], []
+        for batch, masks in val:
+            predicted.append(np.argmax(model(batch, training=False), axis=-1))
+            truth.append(masks.numpy()[..., 0])
+        pred_all, true_all = np.concatenate(predicted), np.concatenate(truth)
+        accuracy = float(np.mean(pred_all == true_all))
+        iou = mean_iou(pred_all, true_all, info.num_classes)
+        background = float(np.mean(true_all == 0))
+        print(
+            f"validation: pixel accuracy {accuracy:.2f} (all background: {background:.2f}), "
+            f"mean IoU of the shapes {iou:.2f}"
+        )
+
+        if callback.training_id is None or callback.network_id is None:
+            print("the experiment could not be started; the run was spooled for picsellia-tf sync")
+            return
+        show_results(
+            client,
+            host,
+            project_id,
+            callback.training_id,
+            callback.network_id,
+            Path(args.out_dir),
+        )
+        if not os.environ.get("PICSELLIA_TOKEN"):
+            print(
+                f"the data stays in {os.path.abspath(args.data_dir)}: "
+                f"`picsellia-tf serve --data-dir {args.data_dir}` serves it again (it prints "
+                "its URL and token)"
+            )
+
+
+if __name__ == "__main__":
+    main()
