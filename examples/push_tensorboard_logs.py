@@ -16,16 +16,14 @@ version, posts the scalars with ``client.experiments.post_logs``, prints the equ
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import uuid
-from collections.abc import Iterator
 
+import _common
 import numpy as np
 
 import picsellia_tf
 from picsellia_tf import tfevents
-from picsellia_tf.client import Client
 
 MODEL_NAME = "tensorboard-run"
 CHUNK = 5_000
@@ -33,26 +31,9 @@ CHUNK = 5_000
 
 
 def parse_args() -> argparse.Namespace:
-    small = os.environ.get("PICSELLIA_EXAMPLE_SMALL") == "1"
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--epochs", type=int, default=3 if small else 20)
+    parser = _common.parser(__doc__, epochs=(20, 3))
     parser.add_argument("--logdir", default="tensorboard-logs", help="TensorBoard log directory")
-    parser.add_argument(
-        "--data-dir", default="picsellia-data", help="local platform data (without a token)"
-    )
     return parser.parse_args()
-
-
-@contextlib.contextmanager
-def platform_client(data_dir: str) -> Iterator[tuple[Client, str]]:
-    """The real platform's client with ``PICSELLIA_TOKEN``, else a local platform's."""
-    if os.environ.get("PICSELLIA_TOKEN"):
-        client = Client()
-        with client:
-            yield client, client.host
-        return
-    with picsellia_tf.LocalPlatform(data_dir) as local:
-        yield local.client, local.host
 
 
 def train(logdir: str, epochs: int) -> None:
@@ -94,7 +75,7 @@ def main() -> None:
     total = sum(len(series["step"]) for series in logs.values())
     print(f"read {total} points in {len(logs)} tags from {os.path.abspath(args.logdir)}")
 
-    with platform_client(args.data_dir) as (client, host):
+    with _common.platform_client(args.data_dir) as (client, host):
         print(f"platform: {host}")
         project = client.projects.create(
             f"tensorboard-example-{uuid.uuid4().hex[:8]}", "classification"

@@ -16,46 +16,23 @@ smoke test.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import os
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
+import _common
 import numpy as np
 
 import picsellia_tf
 from picsellia_tf import data
-from picsellia_tf.client import Client
 from picsellia_tf.data.synthetic import make_images, upload_project
 
 
 def parse_args() -> argparse.Namespace:
-    small = os.environ.get("PICSELLIA_EXAMPLE_SMALL") == "1"
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--epochs", type=int, default=2 if small else 12)
-    parser.add_argument("--images", type=int, default=48 if small else 600)
-    parser.add_argument("--image-size", type=int, default=64, help="side of the square images")
-    parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument(
-        "--data-dir", default="picsellia-data", help="local platform data (without a token)"
-    )
-    parser.add_argument("--cache-dir", default=None, help="image cache (default: data.load's)")
+    parser = _common.parser(__doc__, epochs=(12, 2))
+    _common.add_image_options(parser, images=(600, 48), image_size=64, batch_size=16)
     return parser.parse_args()
-
-
-@contextlib.contextmanager
-def platform_client(data_dir: str) -> Iterator[tuple[Client, str]]:
-    """The real platform's client with ``PICSELLIA_TOKEN``, else a local platform's."""
-    if os.environ.get("PICSELLIA_TOKEN"):
-        client = Client()
-        with client:
-            yield client, client.host
-        return
-    with picsellia_tf.LocalPlatform(data_dir) as local:
-        yield local.client, local.host
 
 
 def build_model(size: int, num_classes: int):
@@ -101,7 +78,10 @@ def mean_iou(pred: np.ndarray, true: np.ndarray) -> float:
 def main() -> None:
     args = parse_args()
     name = f"detector-example-{uuid.uuid4().hex[:8]}"
-    with platform_client(args.data_dir) as (client, host), tempfile.TemporaryDirectory() as tmp:
+    with (
+        _common.platform_client(args.data_dir) as (client, host),
+        tempfile.TemporaryDirectory() as tmp,
+    ):
         print(f"platform: {host}")
         images = make_images(
             Path(tmp), args.images, width=args.image_size, height=args.image_size, seed=1
@@ -148,19 +128,8 @@ def main() -> None:
             acc = float(np.mean(np.concatenate(pred_cls) == np.concatenate(true_cls)))
             print(f"validation: mean box IoU {iou:.2f}, colour accuracy {acc:.2f}")
 
-        tid, nid = callback.training_id, callback.network_id
-        print(f"experiment: model 'tiny-detector' ({nid}), version {tid}, project {project_id}")
-        if os.environ.get("PICSELLIA_TOKEN"):
-            print(f"see the curves on {host} under project {name!r}, model 'tiny-detector'")
-        else:
-            logs = client.experiments.get_logs(tid, nid) if tid is not None and nid else {}
-            print(f"logged series: {', '.join(sorted(logs)) or 'none'}")
-            print(
-                f"the data stays in {os.path.abspath(args.data_dir)}: "
-                f"`picsellia-tf serve --data-dir {args.data_dir}` serves it again (it prints "
-                "its URL and token); with PICSELLIA_HOST and PICSELLIA_TOKEN set to those, "
-                f"`picsellia-tf projects show {project_id}` shows the project"
-            )
+        _common.show_results(client, host, project_id, callback, "tiny-detector")
+        _common.local_data_note(args.data_dir)
 
 
 if __name__ == "__main__":

@@ -18,52 +18,31 @@ smoke test.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import os
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
+import _common
 import numpy as np
 
 import picsellia_tf
 from picsellia_tf import data
-from picsellia_tf.client import Client
 from picsellia_tf.data.synthetic import make_shape_images, upload_shape_project
 
 MODEL_NAME = "tiny-segmenter"
 
 
 def parse_args() -> argparse.Namespace:
-    small = os.environ.get("PICSELLIA_EXAMPLE_SMALL") == "1"
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--epochs", type=int, default=2 if small else 30)
-    parser.add_argument("--images", type=int, default=60 if small else 600)
-    parser.add_argument("--image-size", type=int, default=32, help="side of the square images")
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--previews", type=int, default=4 if small else 8, help="images shown")
+    parser = _common.parser(__doc__, epochs=(30, 2))
+    _common.add_image_options(parser, images=(600, 60), image_size=32, batch_size=32)
     parser.add_argument(
-        "--data-dir", default="picsellia-data", help="local platform data (without a token)"
+        "--previews", type=int, default=4 if _common.SMALL else 8, help="images shown"
     )
-    parser.add_argument("--cache-dir", default=None, help="image cache (default: data.load's)")
     parser.add_argument(
         "--out-dir", default="picsellia-previews", help="where the previews are saved"
     )
     return parser.parse_args()
-
-
-@contextlib.contextmanager
-def platform_client(data_dir: str) -> Iterator[tuple[Client, str]]:
-    """The real platform's client with ``PICSELLIA_TOKEN``, else a local platform's."""
-    if os.environ.get("PICSELLIA_TOKEN"):
-        client = Client()
-        with client:
-            yield client, client.host
-        return
-    with picsellia_tf.LocalPlatform(data_dir) as local:
-        yield local.client, local.host
 
 
 def build_model(size: int, num_classes: int):
@@ -101,36 +80,13 @@ def mean_iou(predicted: np.ndarray, truth: np.ndarray, num_classes: int) -> floa
     return float(np.mean(ious)) if ious else 0.0
 
 
-def show_results(
-    client: Client, host: str, project_id: str, tid: int, nid: str, out_dir: Path
-) -> None:
-    """The metrics and previews as the platform has them, and the previews saved locally."""
-    print(f"experiment: model {MODEL_NAME!r} ({nid}), version {tid}, project {project_id}")
-    try:
-        logs = client.experiments.get_logs(tid, nid)
-        previews = client.experiments.previews(tid, nid)
-    except picsellia_tf.PicselliaError as exc:  # the hosted platform may not list them
-        print(f"see the curves and previews on {host} ({exc})")
-        return
-    print("final metrics (read back from the platform):")
-    for tag in sorted(logs):
-        series = logs[tag]
-        print(f"  {tag:<16} {series['value'][-1]:>9.4f}  (step {series['step'][-1]})")
-    last = previews[-1].object_name.rsplit("/", 1)[1][: len("epoch_0000")] if previews else ""
-    print(f"previews: {len(previews)} uploaded; those of the last epoch:")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for preview in previews:
-        file_name = preview.object_name.rsplit("/", 1)[1]
-        (out_dir / file_name).write_bytes(client.storage_get(preview.url))
-        if file_name.startswith(last):
-            print(f"  {preview.object_name}")
-    print(f"preview images saved in {out_dir.resolve()}")
-
-
 def main() -> None:
     args = parse_args()
     name = f"segmenter-example-{uuid.uuid4().hex[:8]}"
-    with platform_client(args.data_dir) as (client, host), tempfile.TemporaryDirectory() as tmp:
+    with (
+        _common.platform_client(args.data_dir) as (client, host),
+        tempfile.TemporaryDirectory() as tmp,
+    ):
         print(f"platform: {host}")
         images = make_shape_images(Path(tmp), args.images, size=args.image_size, objects=2, seed=2)
         project_id, dataset_id = upload_shape_project(
@@ -184,23 +140,8 @@ def main() -> None:
             f"mean IoU of the shapes {iou:.2f}"
         )
 
-        if callback.training_id is None or callback.network_id is None:
-            print("the experiment could not be started; the run was spooled for picsellia-tf sync")
-            return
-        show_results(
-            client,
-            host,
-            project_id,
-            callback.training_id,
-            callback.network_id,
-            Path(args.out_dir),
-        )
-        if not os.environ.get("PICSELLIA_TOKEN"):
-            print(
-                f"the data stays in {os.path.abspath(args.data_dir)}: "
-                f"`picsellia-tf serve --data-dir {args.data_dir}` serves it again (it prints "
-                "its URL and token)"
-            )
+        _common.show_results(client, host, project_id, callback, MODEL_NAME, Path(args.out_dir))
+        _common.local_data_note(args.data_dir)
 
 
 if __name__ == "__main__":

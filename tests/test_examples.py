@@ -108,6 +108,24 @@ def test_train_segmenter(tmp_path: Path) -> None:
     _check_previews(out, tmp_path, logs, previews, epochs=2, count=4, pid=pid)
 
 
+def test_train_detector(tmp_path: Path) -> None:
+    out = _run("train_detector.py", tmp_path)
+    assert "48 images uploaded" in out
+    assert "validation: mean box IoU" in out
+    tid, nid, pid = _experiment(out, "tiny-detector")
+    printed = _metrics(out)
+    assert {"loss", "val_loss", "val_cls_accuracy"} <= set(printed)
+    # The run's data outlives it: the project, its annotations and the experiment's curve.
+    with LocalPlatform(tmp_path / "data") as local:
+        client = local.client
+        assert len(list(client.annotations.iter(pid))) == 48
+        logs = client.experiments.get_logs(tid, nid)
+    assert logs["loss"]["step"] == [0, 1]  # PICSELLIA_EXAMPLE_SMALL: two epochs
+    assert printed["val_loss"] == pytest.approx(logs["val_loss"]["value"][-1], abs=1e-4)
+    assert len(list((tmp_path / "cache" / "raw").rglob("sha256-*"))) == 48
+    assert "picsellia-tf serve --data-dir" in out
+
+
 def test_push_tensorboard_logs(tmp_path: Path) -> None:
     out = _run("push_tensorboard_logs.py", tmp_path)
     match = re.search(r"read (\d+) points in (\d+) tags", out)
