@@ -17,7 +17,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``sync`` and ``push-logs``."""
     sync = subparsers.add_parser(
         "sync",
-        help="send spooled training logs (offline runs, or runs that could not reach the platform)",
+        help="Send spooled logs and previews (offline runs, or runs that could not reach the platform).",
         description=(
             "Deliver every run spooled under SPOOL_DIR (or SPOOL_DIR itself if it is one run's "
             "directory): its points and preview images. A run whose experiment was never started is started first. Each run "
@@ -39,7 +39,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     push = subparsers.add_parser(
         "push-logs",
-        help="send the scalars of a TensorBoard logdir to an experiment version",
+        help="Send the scalars of a TensorBoard logdir to an experiment version.",
         description="Read every scalar of LOGDIR's event files and post them, in chunks.",
     )
     push.add_argument("logdir", metavar="LOGDIR", help="TensorBoard log directory")
