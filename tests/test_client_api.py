@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import math
+import uuid
 from pathlib import Path
 
 import pytest
@@ -353,6 +354,14 @@ def test_experiments_init_logs_merge_and_delete(client: Client, setup):
         client.experiments.get_logs(e1.training_id, e1.network_id)
     with pytest.raises(NotFoundError):
         client.experiments.post_logs(99, e1.network_id, {"loss": {"step": [0], "value": [1]}})
+
+
+def test_init_with_a_uuid_project_id_keeps_it_as_a_string(client: Client, setup):
+    _, _, project = setup
+    exp = client.experiments.init(uuid.UUID(project.id), "net")
+    assert exp.project_id == project.id and isinstance(exp.project_id, str)
+    name = client.experiments.upload_preview(exp.training_id, exp.network_id, b"\x89PNG\r\n\x1a\n")
+    assert name.startswith(f"{project.id}/{exp.network_id}/{exp.training_id}/results/")
 
 
 def test_previews_upload_post_and_read_back(client: Client, setup, tmp_path: Path):

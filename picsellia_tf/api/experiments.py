@@ -35,9 +35,11 @@ class Experiments(Endpoints):
             "model_name": text(model_name, "model_name"),
         }
         answer = self._client.request("POST", "/sdk/init_model", json=body)
-        exp = wire.parse_experiment(answer, project_id=project_id, model_name=model_name)
+        exp = wire.parse_experiment(
+            answer, project_id=body["project_id"], model_name=body["model_name"]
+        )
         with self._lock:
-            self._projects[(exp.network_id, exp.training_id)] = project_id
+            self._projects[(exp.network_id, exp.training_id)] = body["project_id"]
         return exp
 
     def delete(self, project_id: str, model_id: str, training_id: int) -> None:
