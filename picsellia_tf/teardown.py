@@ -207,7 +207,7 @@ def plan_experiments(
         seen_projects.update(e.project_id for e in versions if e.project_id)
         if projects:
             versions = [e for e in versions if _in_projects(e.project_id, projects, listed)]
-        doomed = versions[: len(versions) - keep_last] if keep_last else versions
+        doomed = versions[: max(0, len(versions) - keep_last)]
         plan.extend(
             Target(
                 "experiment",

@@ -130,6 +130,16 @@ def test_plan_and_execute_in_a_safe_order(client: Any) -> None:
     assert result.ok and result.already_gone == orphans and result.failed == []
 
 
+def test_keep_last_never_deletes_a_kept_version(client: Any) -> None:
+    project = client.projects.create("p", "detection")
+    for _ in range(3):
+        client.experiments.init(project.id, "net")
+    planned = lambda n: [  # noqa: E731
+        t.training_id for t in teardown.plan_experiments(client, ["net"], keep_last=n)
+    ]
+    assert [planned(n) for n in range(6)] == [[1, 2, 3], [1, 2], [1], [], [], []]
+
+
 def run_example(**env_extra: str) -> str:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PICSELLIA_")}
     proc = subprocess.run(
