@@ -474,19 +474,22 @@ def _is_seq(value: Any) -> bool:
     )
 
 
-def _seq(value: Any, arg: str) -> list[Any]:
+def check_list(value: Any, arg: str) -> list[Any]:
+    """A list argument (any sized iterable but a string, bytes or mapping), as a list."""
     if not _is_seq(value):
         raise _invalid(arg, f"expected a list, got {_kind(value)}")
     return list(value)
 
 
-def _text(value: Any, arg: str) -> str:
+def check_text(value: Any, arg: str) -> str:
+    """A non-empty string argument."""
     if not isinstance(value, str) or not value.strip():
         raise _invalid(arg, f"expected a non-empty string, got {value!r}")
     return value
 
 
-def _choice(value: Any, choices: Sequence[str], arg: str) -> str:
+def check_choice(value: Any, choices: Sequence[str], arg: str) -> str:
+    """One of ``choices``."""
     if value not in choices:
         raise _invalid(arg, f"{value!r} is not one of {', '.join(choices)}")
     return str(value)
@@ -513,14 +516,14 @@ def coerce_label(value: Any, arg: str = "label") -> Label:
         name, tool = value
     else:
         raise _invalid(arg, f"expected a Label, (name, tool) or a dict, got {value!r}")
-    return Label(_text(name, f"{arg} name"), _choice(tool, TOOLS, f"{arg} tool"))
+    return Label(check_text(name, f"{arg} name"), check_choice(tool, TOOLS, f"{arg} tool"))
 
 
 def encode_labels(labels: Any, arg: str = "labels") -> dict[str, dict[str, str]]:
     """``{"1": {"label_name", "tool"}, ...}``; names must be unique."""
     out: list[dict[str, str]] = []
     seen: set[str] = set()
-    for i, item in enumerate(_seq(labels, arg)):
+    for i, item in enumerate(check_list(labels, arg)):
         label = coerce_label(item, f"{arg}[{i}]")
         if label.name in seen:
             raise _invalid(f"{arg}[{i}]", f"label {label.name!r} appears twice")
@@ -547,15 +550,15 @@ def coerce_collaborator(value: Any, arg: str = "collaborator") -> Collaborator:
     email, role = _pair(
         value, Collaborator, ("email", "role"), arg, "a Collaborator, (email, role) or a dict"
     )
-    email = _text(email, f"{arg} email")
+    email = check_text(email, f"{arg} email")
     if "@" not in email:
         raise _invalid(f"{arg} email", f"{email!r} is not an email address")
-    return Collaborator(email=email, role=_choice(role, ROLES, f"{arg} role"))
+    return Collaborator(email=email, role=check_choice(role, ROLES, f"{arg} role"))
 
 
 def encode_collaborators(team: Any, arg: str = "collaborators") -> dict[str, dict[str, str]]:
     """``{"1": {"email", "role"}, ...}``."""
-    items = [coerce_collaborator(c, f"{arg}[{i}]") for i, c in enumerate(_seq(team, arg))]
+    items = [coerce_collaborator(c, f"{arg}[{i}]") for i, c in enumerate(check_list(team, arg))]
     return to_indexed({"email": c.email, "role": c.role} for c in items)
 
 
@@ -573,8 +576,8 @@ def coerce_qa_question(value: Any, arg: str = "question") -> QAQuestion:
         )
     else:
         raise _invalid(arg, f"expected a QAQuestion or a dict, got {value!r}")
-    _text(q.question, f"{arg} question")
-    _choice(q.type, QA_TYPES, f"{arg} type")
+    check_text(q.question, f"{arg} question")
+    check_choice(q.type, QA_TYPES, f"{arg} type")
     if q.type == "range":
         if q.min is None or q.max is None:
             raise _invalid(arg, "a 'range' question needs min and max")
@@ -588,7 +591,7 @@ def coerce_qa_question(value: Any, arg: str = "question") -> QAQuestion:
 def encode_qa(questions: Any, arg: str = "qa") -> dict[str, dict[str, Any]]:
     """``{"1": {"question", "type", "min"?, "max"?, "values"?}, ...}``."""
     out = []
-    for i, item in enumerate(_seq(questions, arg)):
+    for i, item in enumerate(check_list(questions, arg)):
         q = coerce_qa_question(item, f"{arg}[{i}]")
         entry: dict[str, Any] = {"question": q.question, "type": q.type}
         if q.min is not None:
@@ -610,18 +613,18 @@ def coerce_label_link(value: Any, arg: str = "link") -> LabelLink:
         arg,
         "a LabelLink, (label_name, link_with) or a dict",
     )
-    return LabelLink(_text(name, f"{arg} label_name"), _text(link, f"{arg} link_with"))
+    return LabelLink(check_text(name, f"{arg} label_name"), check_text(link, f"{arg} link_with"))
 
 
 def encode_label_links(links: Any, arg: str = "links") -> dict[str, dict[str, str]]:
     """``{"1": {"label_name", "link_with"}, ...}``."""
-    items = [coerce_label_link(x, f"{arg}[{i}]") for i, x in enumerate(_seq(links, arg))]
+    items = [coerce_label_link(x, f"{arg}[{i}]") for i, x in enumerate(check_list(links, arg))]
     return to_indexed({"label_name": x.label_name, "link_with": x.link_with} for x in items)
 
 
 def _check_shape(shape: Shape, arg: str) -> None:
-    _text(shape.label, f"{arg}.label")
-    _choice(shape.type, TOOLS, f"{arg}.type")
+    check_text(shape.label, f"{arg}.label")
+    check_choice(shape.type, TOOLS, f"{arg}.type")
     if shape.type == "rectangle":
         r = shape.rectangle
         if r is None:
@@ -702,7 +705,7 @@ def encode_image_annotations(values: Any, arg: str = "annotations") -> dict[str,
     if isinstance(values, Mapping) and values and all(str(k).isdigit() for k in values):
         values = from_indexed(values, arg)
     return to_indexed(
-        encode_image_annotation(v, f"{arg}[{i}]") for i, v in enumerate(_seq(values, arg))
+        encode_image_annotation(v, f"{arg}[{i}]") for i, v in enumerate(check_list(values, arg))
     )
 
 
@@ -727,13 +730,13 @@ def encode_logs(logs: Any, arg: str = "logs") -> dict[str, dict[str, list[Any]]]
         if "step" not in series or "value" not in series:
             raise _invalid(where, "needs both 'step' and 'value'")
         steps = []
-        for j, s in enumerate(_seq(series["step"], f"{where}['step']")):
+        for j, s in enumerate(check_list(series["step"], f"{where}['step']")):
             if isinstance(s, bool) or not isinstance(s, numbers.Integral) or s < 0:
                 raise _invalid(f"{where}['step'][{j}]", f"a step must be an int >= 0, got {s!r}")
             steps.append(int(s))
         values = [
             float(_number(v, f"{where}['value'][{j}]"))
-            for j, v in enumerate(_seq(series["value"], f"{where}['value']"))
+            for j, v in enumerate(check_list(series["value"], f"{where}['value']"))
         ]
         if len(values) != len(steps):
             raise _invalid(where, f"{len(steps)} steps but {len(values)} values")
@@ -741,7 +744,7 @@ def encode_logs(logs: Any, arg: str = "logs") -> dict[str, dict[str, list[Any]]]
         if series.get("wall_time") is not None:
             walls = [
                 float(_number(v, f"{where}['wall_time'][{j}]"))
-                for j, v in enumerate(_seq(series["wall_time"], f"{where}['wall_time']"))
+                for j, v in enumerate(check_list(series["wall_time"], f"{where}['wall_time']"))
             ]
             if len(walls) != len(steps):
                 raise _invalid(where, f"{len(steps)} steps but {len(walls)} wall times")

@@ -3,17 +3,34 @@
 from __future__ import annotations
 
 import numbers
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
 
 from picsellia_tf.errors import ValidationError
 from picsellia_tf.wire import WireError
+from picsellia_tf.wire import check_choice as choice
+from picsellia_tf.wire import check_text as text
 
 if TYPE_CHECKING:
     from picsellia_tf.client import Client
 
 T = TypeVar("T")
+
+__all__ = [
+    "Endpoints",
+    "answer_field",
+    "check_page_size",
+    "check_training_id",
+    "choice",
+    "flag",
+    "ident",
+    "pages",
+    "route",
+    "span",
+    "string",
+    "text",
+]
 
 MAX_RANGE = 10_000
 
@@ -33,13 +50,6 @@ def route(prefix: str, *segments: object) -> str:
     return prefix + "".join("/" + quote(str(s), safe="") for s in segments)
 
 
-def text(value: Any, arg: str) -> str:
-    """A non-empty string argument."""
-    if not isinstance(value, str) or not value.strip():
-        raise ValidationError(f"{arg}: expected a non-empty string, got {value!r}")
-    return value
-
-
 def ident(value: Any, arg: str) -> str:
     """An id argument: a non-empty string (a UUID object is accepted too)."""
     if value is not None and not isinstance(value, str) and type(value).__name__ == "UUID":
@@ -47,11 +57,11 @@ def ident(value: Any, arg: str) -> str:
     return text(value, arg)
 
 
-def choice(value: Any, choices: Sequence[str], arg: str) -> str:
-    """One of ``choices``."""
-    if value not in choices:
-        raise ValidationError(f"{arg}: {value!r} is not one of {', '.join(choices)}")
-    return str(value)
+def string(value: Any, arg: str) -> str:
+    """A string argument, possibly empty (a description, a link)."""
+    if not isinstance(value, str):
+        raise ValidationError(f"{arg}: expected a string, got {value!r}")
+    return value
 
 
 def flag(value: Any, arg: str) -> bool:

@@ -19,6 +19,7 @@ from picsellia_tf.api._base import (
     pages,
     route,
     span,
+    string,
     text,
 )
 from picsellia_tf.errors import ValidationError
@@ -33,11 +34,9 @@ class Datasets(Endpoints):
 
     def create(self, name: str, *, description: str = "", private: bool = True) -> Dataset:
         """Create an empty dataset and return it."""
-        if not isinstance(description, str):
-            raise ValidationError(f"description: expected a string, got {description!r}")
         body = {
             "dataset_name": text(name, "name"),
-            "description": description,
+            "description": string(description, "description"),
             "private": flag(private, "private"),
         }
         answer = self._client.request("POST", "/api/v1/create_dataset", json=body)
@@ -59,9 +58,7 @@ class Datasets(Endpoints):
         if name is not None:
             body["dataset_name"] = text(name, "name")
         if description is not None:
-            if not isinstance(description, str):
-                raise ValidationError(f"description: expected a string, got {description!r}")
-            body["description"] = description
+            body["description"] = string(description, "description")
         if not body:
             raise ValidationError("update: give name and/or description")
         self._client.request("PUT", route("/api/v1/dataset_info", ident(id, "id")), json=body)

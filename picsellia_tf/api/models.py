@@ -6,7 +6,7 @@ import builtins
 from typing import Any
 
 from picsellia_tf import wire
-from picsellia_tf.api._base import Endpoints, ident, route, text
+from picsellia_tf.api._base import Endpoints, flag, ident, route, string, text
 from picsellia_tf.errors import ValidationError
 from picsellia_tf.types import Model
 
@@ -42,13 +42,9 @@ class Models(Endpoints):
             if key == "model_name":
                 body[key] = text(value, key)
             elif key in _STR_FIELDS:
-                if not isinstance(value, str):
-                    raise ValidationError(f"{key}: expected a string, got {value!r}")
-                body[key] = value
+                body[key] = string(value, key)
             elif key == "private":
-                if not isinstance(value, bool):
-                    raise ValidationError(f"private: expected True or False, got {value!r}")
-                body[key] = value
+                body[key] = flag(value, key)
             else:
                 if not isinstance(value, list | tuple) or not all(
                     isinstance(t, str) for t in value

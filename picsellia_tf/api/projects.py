@@ -7,7 +7,16 @@ import builtins
 from typing import Any
 
 from picsellia_tf import wire
-from picsellia_tf.api._base import Endpoints, answer_field, choice, flag, ident, route, text
+from picsellia_tf.api._base import (
+    Endpoints,
+    answer_field,
+    choice,
+    flag,
+    ident,
+    route,
+    string,
+    text,
+)
 from picsellia_tf.errors import ValidationError
 from picsellia_tf.types import PROJECT_TYPES, Collaborator, Project, ProjectStats
 
@@ -30,7 +39,7 @@ class Projects(Endpoints):
         body: dict[str, Any] = {
             "project_name": text(name, "name"),
             "type": choice(type, PROJECT_TYPES, "type"),
-            "description": _description(description),
+            "description": string(description, "description"),
             "private": flag(private, "private"),
         }
         if labels is not None:
@@ -58,7 +67,7 @@ class Projects(Endpoints):
         if name is not None:
             body["project_name"] = text(name, "name")
         if description is not None:
-            body["description"] = _description(description)
+            body["description"] = string(description, "description")
         if not body:
             raise ValidationError("update: give name and/or description")
         self._client.request("PUT", route("/api/v1/project_infos", ident(id, "id")), json=body)
@@ -124,9 +133,3 @@ class Projects(Endpoints):
     def delete(self, id: str) -> None:
         """Delete a project and its annotations (experiments stay with their models)."""
         self._client.request("DELETE", route("/api/v1/delete_project", ident(id, "id")))
-
-
-def _description(value: Any) -> str:
-    if not isinstance(value, str):
-        raise ValidationError(f"description: expected a string, got {value!r}")
-    return value
