@@ -17,7 +17,7 @@ from picsellia_tf.errors import NotFoundError, PicselliaError, ValidationError
 
 if TYPE_CHECKING:
     from picsellia_tf.client import Client
-    from picsellia_tf.types import ExperimentRef, ProjectRef
+    from picsellia_tf.types import ProjectRef
 
 KINDS: tuple[str, ...] = ("experiment", "project", "model", "dataset")
 """Target kinds, in the order :func:`execute` deletes them."""
@@ -53,6 +53,15 @@ class Target:
     model_id: str | None = None
     training_id: int | None = None
     used_by: tuple[ProjectRef, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValidationError(f"Target.kind: expected one of {KINDS}, got {self.kind!r}")
+        if self.kind == "experiment" and None in (self.project_id, self.model_id, self.training_id):
+            raise ValidationError(
+                f"Target {self.id!r}: an experiment version needs project_id, model_id and "
+                "training_id"
+            )
 
     def describe(self) -> str:
         """A one-line human description, e.g. ``project 'demo' (3f2a...)``."""
@@ -113,11 +122,13 @@ def select(
     key: Callable[[T], tuple[str, str]],
     allow_all: bool = False,
 ) -> list[T]:
-    """The objects whose id equals a pattern or whose name fnmatches one, in listing order.
+    """The objects a pattern names, in listing order.
 
-    ``key`` gives an object's ``(id, name)``. Raises :class:`SelectionError` when no pattern
-    is given, when any pattern matches nothing, or when a wildcard pattern is used and the
-    selection is every object of the kind (unless ``allow_all``).
+    A pattern names the objects whose id or name it equals; if none, those whose name it
+    fnmatches (case-sensitive). ``key`` gives an object's ``(id, name)``. Raises
+    :class:`SelectionError` when no pattern is given, when any pattern matches nothing, or
+    when a wildcard pattern is used and the selection is every object of the kind (unless
+    ``allow_all``).
     """
     items = list(objects)
     if not patterns:
@@ -125,27 +136,29 @@ def select(
     for pattern in patterns:
         if not isinstance(pattern, str) or not pattern:
             raise SelectionError(f"{kind} pattern must be a non-empty string, got {pattern!r}")
-    chosen: list[T] = []
+    keys = [key(o) for o in items]
+    chosen: set[int] = set()
     for pattern in patterns:
-        hits = [o for o in items if _matches(key(o), pattern)]
+        hits = _hits(keys, pattern)
         if not hits:
             raise SelectionError(
                 f"no {kind} matches {pattern!r} ({plural(kind, len(items))} in total); "
                 "nothing deleted"
             )
-        chosen.extend(o for o in hits if not any(o is c for c in chosen))
+        chosen |= hits
     if not allow_all and len(chosen) == len(items) and any(is_wildcard(p) for p in patterns):
         shown = " ".join(repr(p) for p in patterns)
         raise SelectionError(
             f"refusing: {shown} selects every {kind} ({len(items)} of {len(items)}); "
             "pass --all (allow_all=True) to really delete them all"
         )
-    return [o for o in items if any(o is c for c in chosen)]
+    return [items[i] for i in sorted(chosen)]
 
 
-def _matches(id_name: tuple[str, str], pattern: str) -> bool:
-    obj_id, name = id_name
-    return obj_id == pattern or fnmatch.fnmatchcase(name, pattern)
+def _hits(keys: Sequence[tuple[str, str]], pattern: str) -> set[int]:
+    """Indexes of the ``(id, name)`` keys ``pattern`` names: exactly if any, else by glob."""
+    exact = {i for i, id_name in enumerate(keys) if pattern in id_name}
+    return exact or {i for i, (_, name) in enumerate(keys) if fnmatch.fnmatchcase(name, pattern)}
 
 
 def plan_projects(
@@ -194,19 +207,18 @@ def plan_experiments(
     """
     if isinstance(keep_last, bool) or not isinstance(keep_last, int) or keep_last < 0:
         raise ValidationError(f"keep_last: expected an int >= 0, got {keep_last!r}")
-    chosen = select(
-        "model", client.models.list(), models, key=lambda m: (m.id, m.name), allow_all=allow_all
-    )
-    listed = client.projects.list() if projects else []
+    chosen = plan_models(client, models, allow_all=allow_all)
+    listed = [(p.id, p.name) for p in client.projects.list()] if projects else []
+    named = {pattern: {listed[i][0] for i in _hits(listed, pattern)} for pattern in projects}
+    # An exact id may name a project deleted since (its versions stay with the model).
+    wanted = set(projects).union(*named.values())
     plan: list[Target] = []
     seen_projects: set[str] = set()
     for model in chosen:
-        versions: list[ExperimentRef] = sorted(
-            client.models.get(model.id).experiments, key=lambda e: e.training_id
-        )
+        versions = sorted(client.models.get(model.id).experiments, key=lambda e: e.training_id)
         seen_projects.update(e.project_id for e in versions if e.project_id)
         if projects:
-            versions = [e for e in versions if _in_projects(e.project_id, projects, listed)]
+            versions = [e for e in versions if e.project_id in wanted]
         doomed = versions[: max(0, len(versions) - keep_last)]
         plan.extend(
             Target(
@@ -219,23 +231,10 @@ def plan_experiments(
             )
             for e in doomed
         )
-    for pattern in projects:
-        # An exact id may name a project deleted since (its versions stay with the model).
-        known = any(_matches((p.id, p.name), pattern) for p in listed)
-        if not known and pattern not in seen_projects:
+    for pattern, ids in named.items():
+        if not ids and pattern not in seen_projects:
             raise SelectionError(f"no project matches {pattern!r}; nothing deleted")
     return plan
-
-
-def _in_projects(project_id: str | None, patterns: Sequence[str], listed: Sequence[Any]) -> bool:
-    """True when the version's project is named by id, or listed with a matching name."""
-    if project_id is None:
-        return False
-    if project_id in patterns:
-        return True
-    return any(
-        p.id == project_id and _matches((p.id, p.name), pat) for p in listed for pat in patterns
-    )
 
 
 def warnings(plan: Sequence[Target]) -> list[str]:
@@ -260,17 +259,16 @@ def ordered(plan: Sequence[Target]) -> list[Target]:
 def delete_target(client: Client, target: Target) -> None:
     """Delete one target (one API call)."""
     if target.kind == "experiment":
-        if target.project_id is None or target.model_id is None or target.training_id is None:
-            raise ValidationError(f"{target.describe()}: project, model and version are needed")
+        # Target.__post_init__ guarantees these for experiment versions.
+        assert target.project_id is not None and target.model_id is not None
+        assert target.training_id is not None
         client.experiments.delete(target.project_id, target.model_id, target.training_id)
     elif target.kind == "project":
         client.projects.delete(target.id)
     elif target.kind == "model":
         client.models.delete(target.id)
-    elif target.kind == "dataset":
-        client.datasets.delete(target.id)
     else:
-        raise ValidationError(f"unknown target kind {target.kind!r}; expected one of {KINDS}")
+        client.datasets.delete(target.id)
 
 
 def execute(

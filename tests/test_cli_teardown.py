@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from picsellia_tf import teardown
-from picsellia_tf.errors import NotFoundError
+from picsellia_tf.errors import NotFoundError, ValidationError
 from picsellia_tf.teardown import SelectionError, Target, select
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,6 +31,8 @@ def test_select_by_id_or_name_pattern() -> None:
     # Exact ids or names are deliberate even when they name every object.
     assert pick(["id-1"], [("id-1", "only")]) == ["id-1"]
     assert pick(["only"], [("id-1", "only")]) == ["id-1"]
+    # A name with fnmatch characters is still selected by its exact spelling.
+    assert pick(["run[1]"], [("id-1", "run[1]"), ("id-2", "run1")]) == ["id-1"]
 
 
 @pytest.mark.parametrize(
@@ -77,6 +79,10 @@ def test_wording() -> None:
         "dataset",
     ]
     assert plan[3].describe() == "experiment version 1 of model 'm' (m, project p)"
+    with pytest.raises(ValidationError, match="kind: expected one of .* got 'projet'"):
+        Target("projet", "p", "p")
+    with pytest.raises(ValidationError, match="'m/1': an experiment version needs"):
+        Target("experiment", "m/1", "m", model_id="m", training_id=1)
 
 
 def test_plan_and_execute_in_a_safe_order(client: Any) -> None:
