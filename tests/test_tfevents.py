@@ -466,6 +466,24 @@ def test_malformed_payload_with_good_crcs_is_reported(tmp_path: Path) -> None:
         read_logs(path, strict=True)
 
 
+def test_record_claiming_more_bytes_than_the_file_holds_waits(tmp_path: Path) -> None:
+    # a length with a valid CRC, far beyond the file: a record not written yet, never read
+    path = tmp_path / "events.out.tfevents.1.host"
+    ok = encode_record(
+        b"\x09" + struct.pack("<d", 1.0) + b"\x2a\x0a\x0a\x08\x0a\x01a\x15\x00\x00\x80?"
+    )
+    head = struct.pack("<Q", 1 << 50)
+    path.write_bytes(ok + head + struct.pack("<I", _crc32c.masked_crc32c(head)) + b"x" * 100)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert read_logs(path, strict=True) == {
+            "a": {"step": [0], "value": [1.0], "wall_time": [1.0]}
+        }
+        tailer = EventFileTailer(path, chunk_size=64)
+        assert len(tailer.poll()) == 1 and tailer.poll() == []
+    assert tailer.offset == len(ok) and not tailer.stopped
+
+
 def test_empty_inputs(tmp_path: Path) -> None:
     (tmp_path / "events.out.tfevents.0.empty").write_bytes(b"")
     assert read_logs(tmp_path) == {}

@@ -8,7 +8,7 @@ import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator
 from fnmatch import fnmatchcase
-from typing import Any
+from typing import Any, BinaryIO
 
 from picsellia_tf.errors import ValidationError
 from picsellia_tf.tfevents._decoder import Columns, RunDecoder, TagFilter
@@ -92,7 +92,10 @@ class EventFileTailer:
             pending = b""
             need = HEADER
             while True:
-                data = f.read(max(self._chunk_size, need - len(pending)))
+                missing = need - len(pending)
+                if missing > self._chunk_size and missing > _left(f):
+                    return  # a long record, not all written yet: never read past the file
+                data = f.read(max(self._chunk_size, missing))
                 if not data:
                     return
                 buf = pending + data if pending else data
@@ -117,6 +120,11 @@ class EventFileTailer:
                 pending = buf[frames.consumed :]
                 need = frames.need
                 yield
+
+
+def _left(f: BinaryIO) -> int:
+    """Bytes of an open file after its current position."""
+    return os.fstat(f.fileno()).st_size - f.tell()
 
 
 def _as_patterns(name: str, value: Patterns) -> tuple[str, ...] | None:
