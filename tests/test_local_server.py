@@ -125,6 +125,19 @@ def test_preview_upload_flow(server: LocalServer, api: Api) -> None:
     api.error(404, "GET", "/sdk/get_post_url_preview", {"object_name": unknown_version})
 
 
+def test_malformed_preview_names_are_400_not_500(server: LocalServer, api: Api) -> None:
+    ids = setup_project(api)
+    version = {"training_id": ids["training_id"], "network_id": ids["network_id"]}
+    head = f"{ids['project_id']}/{ids['network_id']}"
+    # a non-ASCII digit, a padded id (another folder than the version's), a NUL in the file
+    for name in (f"{head}/\u00b2/results/a.png", f"{head}/01/results/a.png",
+                 f"{head}/1/results/a\u0000.png"):  # fmt: skip
+        message = api.error(400, "GET", "/sdk/get_post_url_preview", {"object_name": name})
+        assert "object_name" in message and "is not of the form" in message
+        message = api.error(400, "POST", "/sdk/post_preview", {**version, "urls": [name]})
+        assert "urls[0]" in message and "is not of the form" in message
+
+
 # -- lifecycle -----------------------------------------------------------------------------
 
 

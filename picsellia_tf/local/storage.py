@@ -35,6 +35,14 @@ class TempObject:
     sha256: str
 
 
+def object_parts(object_name: str) -> list[str]:
+    """The folders and file of an object name; ValueError for one that could leave the folder."""
+    parts = object_name.split("/")
+    if any(p in ("", ".", "..") or "\\" in p or "\0" in p for p in parts):
+        raise ValueError(f"invalid object name {object_name!r}")
+    return parts
+
+
 class Storage:
     """Objects under ``<data_dir>/objects``, addressed by slash-separated object names."""
 
@@ -91,10 +99,7 @@ class Storage:
 
     def path(self, object_name: str) -> Path:
         """The file of ``object_name``; ValueError for a name that could leave the folder."""
-        parts = object_name.split("/")
-        if any(p in ("", ".", "..") or "\\" in p or "\0" in p for p in parts):
-            raise ValueError(f"invalid object name {object_name!r}")
-        return self.root.joinpath(*parts)
+        return self.root.joinpath(*object_parts(object_name))
 
     def exists(self, object_name: str) -> bool:
         """Whether ``object_name`` has been stored."""

@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from picsellia_tf.local.app import Ctx, Route
 from picsellia_tf.local.handlers.experiments import find_experiment
+from picsellia_tf.local.storage import object_parts
 from picsellia_tf.local.validate import check, indexed, items, require
 from picsellia_tf.local.web import bad_request, not_found
 
 _FORMAT = "<project_id>/<network_id>/<training_id>/results/<file>"
+_TRAINING_ID = re.compile(r"[1-9][0-9]*")  # as the version's folder is named: ASCII, no sign or 0
 
 
 def _parts(object_name: str, name: str) -> tuple[str, str, int]:
-    parts = object_name.split("/")
-    ok = len(parts) == 5 and parts[3] == "results" and parts[2].isdigit()
-    if not ok or any(p in ("", ".", "..") or "\\" in p for p in parts):
+    try:
+        parts = object_parts(object_name)
+    except ValueError:
+        parts = []
+    ok = len(parts) == 5 and parts[3] == "results" and _TRAINING_ID.fullmatch(parts[2])
+    if not ok:
         raise bad_request(f"field '{name}': {object_name!r} is not of the form {_FORMAT}")
     return parts[0], parts[1], int(parts[2])
 
