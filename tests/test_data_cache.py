@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from picsellia_tf import data
-from picsellia_tf.data.synthetic import make_images, upload_project
+from picsellia_tf.data.synthetic import SyntheticImage, make_images, upload_project
 
 
 @pytest.fixture
@@ -87,3 +87,14 @@ def test_progress_line_on_stderr(small_project, tmp_path, capsys):
     _load(platform, pid, did, tmp_path / "cache", progress=True)
     err = capsys.readouterr().err
     assert "6/6 images (6 downloaded, 0 unusable)" in err
+
+
+def test_identical_images_are_one_file_and_the_progress_line_completes(platform, tmp_path, capsys):
+    images = make_images(tmp_path / "imgs", 2, width=16, height=16, fmt="png", seed=5)
+    twin = images[0].path.with_name("twin.png")
+    twin.write_bytes(images[0].path.read_bytes())
+    images.append(SyntheticImage(twin, images[0].objects))
+    pid, did = upload_project(platform.client, images, "twins")
+    _, info = _load(platform, pid, did, tmp_path / "cache", progress=True)
+    assert info.num_examples == 3 and info.downloaded == 2
+    assert "2/2 images (2 downloaded, 0 unusable)\n" in capsys.readouterr().err

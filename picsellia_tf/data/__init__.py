@@ -229,19 +229,15 @@ def load(
         )
         for c in wanted
     }
+    files = list({i.key: i for i in items.values()}.values())  # identical images: one file
     by_key: dict[str, cache_mod.Outcome] = {}
-    meter = cache_mod.Progress(len(items), "picsellia_tf.data", enabled=progress)
+    meter = cache_mod.Progress(len(files), "picsellia_tf.data", enabled=progress)
 
     def download(url: str, dest: str) -> None:
         client.download(url, dest)
 
     downloaded = 0
-    outcomes = store.fetch(
-        list({i.key: i for i in items.values()}.values()),
-        download,
-        workers=download_workers,
-        progress=meter,
-    )
+    outcomes = store.fetch(files, download, workers=download_workers, progress=meter)
     try:
         for outcome in outcomes:
             downloaded += outcome.downloaded
