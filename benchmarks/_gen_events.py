@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from picsellia_tf.tfevents._crc32c import _crc_many_numpy, mask
+from picsellia_tf.tfevents._crc32c import _crc_many_numpy, mask, masked_crc32c
 
 _D = struct.Struct("<d")
 _F = struct.Struct("<f")
@@ -55,15 +55,14 @@ def frame_many(payloads: list[bytes]) -> bytes:
     lengths = [len(p) for p in payloads]
     data = b"".join(payloads)
     starts = [0, *accumulate(lengths)][:-1]
-    crcs = _crc_many_numpy(data, starts, lengths)
-    masked = (((crcs >> np.uint32(15)) | (crcs << np.uint32(17))) + np.uint32(0xA282EAD8)).tolist()
+    masked = mask(_crc_many_numpy(data, starts, lengths)).tolist()
     heads: dict[int, bytes] = {}
     out = []
     for p, n, c in zip(payloads, lengths, masked, strict=True):
         h = heads.get(n)
         if h is None:
             hb = _Q.pack(n)
-            h = heads[n] = hb + _I.pack(mask(int(_crc_many_numpy(hb, [0], [8])[0])))
+            h = heads[n] = hb + _I.pack(masked_crc32c(hb))
         out.append(h)
         out.append(p)
         out.append(_I.pack(c))

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from struct import Struct
+from typing import TypeVar
 
 import numpy as np
 
 _POLY = 0x82F63B78  # CRC-32C, reflected
 _MASK_DELTA = 0xA282EAD8
 _U32 = Struct("<I")
+_CRC = TypeVar("_CRC", int, np.ndarray)
 
 
 def _make_table() -> list[int]:
@@ -121,9 +123,20 @@ def _linear_many(arr: np.ndarray, ends: np.ndarray, lengths: np.ndarray) -> np.n
     idx = np.arange(-width, 0, dtype=np.int64)[:, None] + ends  # (width, n), column-major
     cols = np.take(arr, np.maximum(idx, 0))
     cols[idx < ends - lengths] = 0
+    return _fold(cols)
+
+
+def _linear_rows(rows: np.ndarray) -> list[int]:
+    """Zero-register CRC of each row of a (n, width) uint8 matrix (width even)."""
+    return _fold(np.ascontiguousarray(rows.T)).tolist()
+
+
+def _fold(cols: np.ndarray) -> np.ndarray:
+    """Zero-register CRC of each column of a (width, n) uint8 matrix (width even), two bytes
+    per step."""
     words = cols[0::2].astype(np.uint32)
     words |= cols[1::2].astype(np.uint32) << 8
-    reg = np.zeros(len(ends), dtype=np.uint32)
+    reg = np.zeros(cols.shape[1], dtype=np.uint32)
     tmp = np.empty_like(reg)
     table16 = _NP_TABLE16
     for row in words:
@@ -132,22 +145,6 @@ def _linear_many(arr: np.ndarray, ends: np.ndarray, lengths: np.ndarray) -> np.n
         reg >>= 16
         reg ^= table16[tmp]
     return reg
-
-
-def _linear_rows(rows: np.ndarray) -> list[int]:
-    """Zero-register CRC of each row of a (n, width) uint8 matrix (width even)."""
-    words = rows[:, 0::2].astype(np.uint32)
-    words |= rows[:, 1::2].astype(np.uint32) << 8
-    words = np.ascontiguousarray(words.T)
-    reg = np.zeros(rows.shape[0], dtype=np.uint32)
-    tmp = np.empty_like(reg)
-    table16 = _NP_TABLE16
-    for row in words:
-        np.bitwise_xor(reg, row, out=tmp)
-        tmp &= 0xFFFF
-        reg >>= 16
-        reg ^= table16[tmp]
-    return reg.tolist()
 
 
 def _crc_long(arr: np.ndarray, start: int, length: int) -> int:
@@ -214,8 +211,9 @@ def crc32c(data: bytes) -> int:
     return int(_crc_many_numpy(bytes(data), [0], [len(data)])[0])
 
 
-def mask(crc: int) -> int:
-    """TFRecord's masking of a CRC (rotate right 15 bits, add a constant)."""
+def mask(crc: _CRC) -> _CRC:
+    """TFRecord's masking of a CRC (rotate right 15 bits, add a constant): of an int, or
+    elementwise of a uint32 array."""
     return (((crc >> 15) | (crc << 17)) + _MASK_DELTA) & 0xFFFFFFFF
 
 
@@ -244,7 +242,7 @@ def bad_crcs(
         ]
     arr = np.frombuffer(buf, dtype=np.uint8)
     crc = _crc_many_numpy(buf, starts, lengths)
-    masked = ((crc >> np.uint32(15)) | (crc << np.uint32(17))) + np.uint32(_MASK_DELTA)
+    masked = mask(crc)
     off = np.asarray(crc_offsets, dtype=np.int64)
     stored = arr[off].astype(np.uint32)
     for k in range(1, 4):
