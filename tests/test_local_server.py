@@ -178,6 +178,15 @@ def test_token_option_sets_the_default_users_token(tmp_path: Path) -> None:
         assert Api(local.url, "my-fixed-token").ok("GET", "/sdk/check_connection")
 
 
+def test_bad_port_or_token_is_refused_naming_it(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="port must be between 0 and 65535, got 70000"):
+        LocalServer(tmp_path / "d", port=70000)  # would bind port 4464 (70000 mod 65536)
+    with pytest.raises(ValueError, match="non-empty"):
+        LocalServer(tmp_path / "d", token="")  # not silently a random token
+    with pytest.raises(ValueError, match="non-empty"):
+        LocalServer(tmp_path / "d", token="two words")
+
+
 def test_many_threads_at_once(server: LocalServer, api: Api) -> None:
     ids = setup_project(api)
     version = {"training_id": ids["training_id"], "network_id": ids["network_id"]}

@@ -37,14 +37,20 @@ class LocalServer:
         *,
         token: str | None = None,
     ):
+        if not 0 <= port <= 65535:
+            raise ValueError(f"port must be between 0 and 65535, got {port}")
         self.data_dir = Path(data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.host = host
         self._port = port
         self.faults = Faults()
         self._store = Store(self.data_dir)
-        self._token = self._store.default_token(token)
-        storage = Storage(self.data_dir)
+        try:
+            self._token = self._store.default_token(token)
+            storage = Storage(self.data_dir)
+        except BaseException:
+            self._store.close()
+            raise
         self.app = FaultMiddleware(App(self._store, storage, ROUTES), self.faults)
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None

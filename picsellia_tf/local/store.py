@@ -170,7 +170,7 @@ class Store:
             row = db.execute("SELECT id, token FROM users WHERE is_default = 1").fetchone()
             if row is None:
                 org_id = self._org(db, DEFAULT_ORGANISATION)
-                value = token or new_token()
+                value = new_token() if token is None else token
                 self._check_free(db, value, None)
                 db.execute(
                     "INSERT INTO users (id, email, org_id, token, is_default) VALUES (?,?,?,?,1)",
