@@ -158,6 +158,36 @@ def test_cli_does_not_import_tensorflow(platform: Any) -> None:
     assert "HEAVY=\n" in proc.stderr, proc.stderr
 
 
+def test_io_errors_exit_1_without_traceback(platform: Any, client: Any, tmp_path: Path) -> None:
+    client.projects.create("p", "detection")
+
+    def run_to(stdout: Any, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*CLI, *args], stdout=stdout, stderr=subprocess.PIPE, text=True, env=cli_env(platform)
+        )
+
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before anything is written, as after `| head`
+    try:
+        proc = run_to(write_end, "projects", "list")
+    finally:
+        os.close(write_end)
+    assert (proc.returncode, proc.stderr) == (1, "")
+
+    if Path("/dev/full").exists():
+        with open("/dev/full", "w") as full:
+            proc = run_to(full, "projects", "list", "--json")
+        assert proc.returncode == 1 and "No space left" in proc.stderr, proc.stderr
+        assert "Traceback" not in proc.stderr and "Exception ignored" not in proc.stderr
+
+    if Path("/proc/self/mem").is_file():  # a file that lists fine but cannot be read
+        folder = tmp_path / "imgs"
+        write_images(folder, ["a.png"])
+        (folder / "b.png").symlink_to("/proc/self/mem")
+        proc = run(platform, "datasets", "upload", str(folder), "--name", "d", code=1)
+        assert "Input/output error" in proc.stderr and "stopped after 0/2 files" in proc.stderr
+
+
 # --- projects ---------------------------------------------------------------------------
 
 

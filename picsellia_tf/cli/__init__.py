@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -37,13 +38,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         code = args.func(args)
+        sys.stdout.flush()
     except PicselliaError as exc:
         print(f"picsellia-tf: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("picsellia-tf: interrupted", file=sys.stderr)
         return 130
+    except OSError as exc:  # a file that cannot be read, stdout full or closed (``| head``)
+        if not isinstance(exc, BrokenPipeError):
+            print(f"picsellia-tf: error: {exc}", file=sys.stderr)
+        _release_stdout()
+        return 1
     return int(code or 0)
+
+
+def _release_stdout() -> None:
+    """After an I/O error, make sure the interpreter's final flush of stdout cannot fail."""
+    try:
+        sys.stdout.flush()
+    except OSError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 if __name__ == "__main__":  # pragma: no cover

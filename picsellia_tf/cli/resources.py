@@ -311,7 +311,7 @@ def _datasets_upload(args: argparse.Namespace) -> int:
                 chunk = files[start : start + UPLOAD_CHUNK]
                 uploaded.extend(client.datasets.upload(dataset.id, chunk))
                 _progress(args, f"uploaded {len(uploaded)}/{len(files)} files")
-        except PicselliaError:
+        except (PicselliaError, OSError):
             _progress(
                 args,
                 f"stopped after {len(uploaded)}/{len(files)} files in dataset "
