@@ -14,7 +14,7 @@ from werkzeug.wrappers import Request, Response
 
 from picsellia_tf.local.storage import URL_TTL, SignatureError, Storage
 from picsellia_tf.local.store import Store, User
-from picsellia_tf.local.web import ApiError, error_response, json_response, read_json_body
+from picsellia_tf.local.web import ApiError, drain, error_response, json_response, read_json_body
 
 log = logging.getLogger("picsellia_tf.local")
 
@@ -110,7 +110,8 @@ class App:
         try:
             response = self.handle(request)
         finally:
-            _drain(request)
+            drain(request.stream, request.content_length)
+            request.close()  # the multipart parts' temporary files
         return response(environ, start_response)
 
     def handle(self, request: Request) -> Response:
@@ -168,16 +169,3 @@ class App:
         if user is None:
             raise ApiError(401, "invalid token")
         return user
-
-
-def _drain(request: Request) -> None:
-    """Read what the handler left of the body, so the client gets the answer, not a reset."""
-    length = request.content_length
-    if length is None or length > 64 * 1024 * 1024:
-        return
-    try:
-        stream = request.stream
-        while stream.read(1 << 16):
-            pass
-    except Exception:  # noqa: BLE001 - best effort, the connection closes anyway
-        pass

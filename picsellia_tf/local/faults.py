@@ -9,9 +9,9 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from werkzeug.wsgi import get_input_stream
+from werkzeug.wsgi import get_content_length, get_input_stream
 
-_DRAIN_LIMIT = 64 * 1024 * 1024
+from picsellia_tf.local.web import drain
 
 
 class Faults:
@@ -93,22 +93,10 @@ class FaultMiddleware:
         if failure is None:
             return self.app(environ, start_response)
         status, retry_after = failure
-        _drain(environ)
+        drain(get_input_stream(environ), get_content_length(environ))
         body = json.dumps({"error": "injected fault"}).encode()
         headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
         if status == 429:
             headers.append(("Retry-After", format(retry_after or 0, "g")))
         start_response(f"{status} Injected Fault", headers)
         return [body]
-
-
-def _drain(environ: dict[str, Any]) -> None:
-    """Read the unread request body so the client sees the answer, not a reset."""
-    try:
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        return
-    if 0 < length <= _DRAIN_LIMIT:
-        stream = get_input_stream(environ)
-        while stream.read(1 << 16):
-            pass

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import IO, Any
 
 from werkzeug.wrappers import Request, Response
 
 MAX_JSON_BODY = 64 * 1024 * 1024
+MAX_DRAIN = 64 * 1024 * 1024
 
 
 class ApiError(Exception):
@@ -60,3 +61,15 @@ def read_json_body(request: Request) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise bad_request("body must be a JSON object")
     return value
+
+
+def drain(stream: IO[bytes], length: int | None) -> None:
+    """Read what is left of a request body (up to ``MAX_DRAIN`` bytes) so the client gets the
+    answer, not a connection reset. Best effort: the connection closes anyway."""
+    if length is None or not 0 < length <= MAX_DRAIN:
+        return
+    try:
+        while stream.read(1 << 16):
+            pass
+    except Exception:  # noqa: BLE001 - a client gone away is not the server's problem
+        pass
