@@ -399,8 +399,12 @@ def test_cleanup_projects_dry_run_prompt_and_yes(platform: Any, client: Any) -> 
         assert "Delete 2 projects? [y/N]" in proc.stderr and "aborted" in proc.stderr
     assert names() == ["keep", "tmp-a", "tmp-b"]
 
+    proc = run(platform, "cleanup", "projects", "tmp-*", "--json", input="n\n", code=1)
+    assert "about to delete:\n  project 'tmp-a'" in proc.stderr and proc.stdout == ""
+
     proc = run(platform, "cleanup", "projects", "tmp-a", input="y\n")
     assert "Delete 1 project? [y/N]" in proc.stderr and "deleted: project 'tmp-a'" in proc.stdout
+    assert "about to delete:\n  project 'tmp-a'" in proc.stderr
     assert names() == ["keep", "tmp-b"]
 
     out = as_json(run(platform, "cleanup", "projects", "tmp-*", "--yes", "--json"))
@@ -442,6 +446,9 @@ def test_cleanup_datasets_after_their_projects(platform: Any, client: Any, tmp_p
     assert "failed: dataset 'ds-1'" in proc.stdout and "409" in proc.stdout
     assert "deleted: dataset 'ds-2'" in proc.stdout
     assert sorted(d.name for d in client.datasets.list()) == ["ds-1", "other"]
+    failed = as_json(run(platform, "cleanup", "datasets", "ds-1", "--yes", "--json", code=1))
+    assert [f["target"]["name"] for f in failed["failed"]] == ["ds-1"]
+    assert "409" in failed["failed"][0]["error"] and failed["deleted"] == []
 
     run(platform, "cleanup", "projects", "uses-*", "--yes", "--all")
     run(platform, "cleanup", "datasets", "ds-*", "--yes")

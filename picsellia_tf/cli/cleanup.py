@@ -128,8 +128,7 @@ def _run(args: argparse.Namespace, planner: Planner) -> int:
             emit(args, _report(plan, warnings, dry_run=True), text)
             return 0
         if not args.yes:
-            if not args.json:
-                print(f"about to delete:\n{listing}")
+            print(f"about to delete:\n{listing}", file=sys.stderr)
             if not confirm(f"Delete {teardown.count_phrase(plan)}? [y/N] "):
                 print("picsellia-tf: aborted; nothing deleted", file=sys.stderr)
                 return 1
@@ -177,5 +176,5 @@ def _report(
     if outcome is not None:
         report["deleted"] = outcome.deleted
         report["already_gone"] = outcome.already_gone
-        report["failed"] = [{"target": f.target, "error": f.error} for f in outcome.failed]
+        report["failed"] = outcome.failed
     return report
