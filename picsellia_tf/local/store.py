@@ -139,10 +139,13 @@ class Store:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 yield conn
+                conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                # SQLite may have ended the transaction itself (a failed COMMIT stays open, an
+                # I/O or full-disk error rolls back): never leave it open, never mask the error.
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
                 raise
-            conn.execute("COMMIT")
 
     def close(self) -> None:
         """Close the connection (the next transaction reopens it)."""
