@@ -146,6 +146,7 @@ CASES: list[tuple[Callable[[Client], Any], str]] = [
     (lambda c: c.experiments.upload_preview(1, "n", 42, project_id="p"), "image"),
     (lambda c: c.experiments.upload_preview(1, "n", b"x", project_id="p", name="a/b"), "name"),
     (lambda c: c.experiments.post_preview(1, "n", []), "object_names"),
+    (lambda c: c.experiments.post_preview(1, "n", None), "object_names: expected a list"),
     (
         lambda c: c.annotations.upload(
             "p", [ImageAnnotation("r", [Shape("rectangle", "c", Rectangle(0, 0, 0, 1))])]

@@ -29,6 +29,8 @@ from picsellia_tf.errors import (
     ServerError,
     ValidationError,
 )
+from picsellia_tf.types import ImageAnnotation
+from picsellia_tf.wire import WireError
 
 TOKEN = "tok-5ecret-0123456789abcdef"
 
@@ -248,6 +250,33 @@ def test_bare_string_and_empty_answers(recorder):
     client = make_client(recorder.url)
     assert client.request("POST", "/api/v1/attach_model/p/m") == "Model attached"
     assert client.request("DELETE", "/api/v1/dataset/d") is None
+
+
+@pytest.mark.parametrize(
+    ("answer", "call", "message"),
+    [
+        (
+            {"points": "many"},
+            lambda c: c.experiments.post_logs(1, "n", {"loss": {"step": [0], "value": [1.0]}}),
+            "field 'points' should be a count",
+        ),
+        (
+            {"count": -1},
+            lambda c: c.annotations.upload("p", [ImageAnnotation("r")]),
+            "field 'count' should be a count",
+        ),
+        (
+            {"url": "http://127.0.0.1:1/storage/upload", "fields": ["key"]},
+            lambda c: c.experiments.upload_preview(1, "n", b"x", project_id="p"),
+            "field 'fields' should be a dict, got list",
+        ),
+    ],
+)
+def test_malformed_answer_is_a_wire_error_naming_the_field(recorder, answer, call, message):
+    recorder.script = lambda *a: json_reply(200, answer)
+    with pytest.raises(WireError, match=message):
+        call(make_client(recorder.url))
+    assert len(recorder.requests) == 1  # nothing sent on the strength of a bad answer
 
 
 def test_path_must_be_absolute(recorder):

@@ -19,6 +19,7 @@ T = TypeVar("T")
 
 __all__ = [
     "Endpoints",
+    "answer_count",
     "answer_field",
     "check_page_size",
     "check_training_id",
@@ -112,8 +113,23 @@ def pages(fetch: Callable[[int, int], list[T]], size: int) -> Iterator[T]:
         start += size
 
 
-def answer_field(answer: Any, key: str) -> Any:
-    """A required field of an answer object."""
+def answer_field(answer: Any, key: str, kind: type = object) -> Any:
+    """A required field of an answer object, an instance of ``kind``."""
     if not isinstance(answer, dict) or answer.get(key) is None:
         raise WireError(f"answer: missing field {key!r} in {str(answer)[:200]}")
-    return answer[key]
+    value = answer[key]
+    if not isinstance(value, kind):
+        raise WireError(
+            f"answer: field {key!r} should be a {kind.__name__}, got {type(value).__name__}"
+        )
+    return value
+
+
+def answer_count(answer: Any, key: str, default: int) -> int:
+    """An optional count field of an answer (``default`` when the server gives none)."""
+    value = answer.get(key) if isinstance(answer, dict) else None
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise WireError(f"answer: field {key!r} should be a count, got {value!r}")
+    return value

@@ -7,7 +7,15 @@ from collections.abc import Iterator
 from typing import Any
 
 from picsellia_tf import wire
-from picsellia_tf.api._base import Endpoints, check_page_size, ident, pages, route, span
+from picsellia_tf.api._base import (
+    Endpoints,
+    answer_count,
+    check_page_size,
+    ident,
+    pages,
+    route,
+    span,
+)
 from picsellia_tf.errors import ValidationError
 from picsellia_tf.types import ImageAnnotation
 
@@ -47,5 +55,4 @@ class Annotations(Endpoints):
             "annotations": items,
         }
         answer = self._client.request("POST", "/sdk/upload_annotations", json=body)
-        count = answer.get("count") if isinstance(answer, dict) else None
-        return int(count) if count is not None else len(items)
+        return answer_count(answer, "count", len(items))

@@ -13,7 +13,15 @@ from pathlib import Path
 from typing import Any
 
 from picsellia_tf import wire
-from picsellia_tf.api._base import Endpoints, answer_field, check_training_id, ident, route, text
+from picsellia_tf.api._base import (
+    Endpoints,
+    answer_count,
+    answer_field,
+    check_training_id,
+    ident,
+    route,
+    text,
+)
 from picsellia_tf.errors import ValidationError
 from picsellia_tf.types import Experiment, Preview
 
@@ -65,10 +73,8 @@ class Experiments(Endpoints):
             "logs": encoded,
         }
         answer = self._client.request("POST", "/sdk/post_logs", json=body)
-        points = answer.get("points") if isinstance(answer, dict) else None
-        if points is None:
-            return sum(len(series["step"]) for series in encoded.values())
-        return int(points)
+        sent = sum(len(series["step"]) for series in encoded.values())
+        return answer_count(answer, "points", sent)
 
     def get_logs(self, training_id: int, network_id: str) -> LogsDict:
         """Every point stored for a version, per tag sorted by step [local extension]."""
@@ -107,15 +113,16 @@ class Experiments(Endpoints):
         answer = self._client.request(
             "GET", "/sdk/get_post_url_preview", json={"object_name": object_name}
         )
-        fields = answer_field(answer, "fields")
-        self._client.storage_post(answer_field(answer, "url"), fields, filename, data)
+        url, fields = answer_field(answer, "url", str), answer_field(answer, "fields", dict)
+        self._client.storage_post(url, fields, filename, data)
         return object_name
 
     def post_preview(self, training_id: int, network_id: str, object_names: Any) -> None:
         """Record uploaded images as previews of a version (each name is recorded once)."""
         if isinstance(object_names, str):
             object_names = [object_names]
-        names = [text(n, f"object_names[{i}]") for i, n in enumerate(object_names)]
+        items = wire.check_list(object_names, "object_names")
+        names = [text(n, f"object_names[{i}]") for i, n in enumerate(items)]
         if not names:
             raise ValidationError("object_names: no object names given")
         body = {
