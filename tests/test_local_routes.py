@@ -338,3 +338,16 @@ def test_raw_data_replace_info_and_delete(api: Api) -> None:
     assert api.ok("GET", f"/api/v1/dataset_info/{dataset}")["dataset_size"] == 2
     assert "'raw_id'" in api.error(400, "DELETE", f"/api/v1/raw_data/{dataset}", {})
     api.error(404, "DELETE", f"/api/v1/raw_data/{dataset}", {"filename": "a.png"})
+
+
+def test_raw_upload_limits_name_the_problem(api: Api) -> None:
+    dataset = api.ok("POST", "/api/v1/create_dataset", {"dataset_name": "limits"})["dataset_id"]
+    path = f"/api/v1/raw_data/{dataset}"
+    twice = [("files", ("a.png", b"1")), ("files", ("b.png", b"2")), ("files", ("a.png", b"3"))]
+    assert api.error(400, "POST", path, files=twice) == (
+        "field 'files[2]': duplicate filename 'a.png'"
+    )
+    too_many = [("files", (f"{i}.txt", b"x")) for i in range(1001)]
+    assert "more than 1000 parts" in api.error(413, "POST", path, files=too_many)
+    assert len(api.ok("POST", path, files=too_many[:1000])) == 1000
+    assert api.ok("GET", f"/api/v1/dataset_info/{dataset}")["dataset_size"] == 1000

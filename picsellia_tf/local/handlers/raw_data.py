@@ -9,15 +9,17 @@ from typing import Any
 
 from PIL import Image
 from werkzeug.datastructures import FileStorage
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from picsellia_tf.local.app import Ctx, Route
 from picsellia_tf.local.handlers.common import date
 from picsellia_tf.local.storage import TempObject
 from picsellia_tf.local.store import new_id, now
-from picsellia_tf.local.validate import check, page_range
-from picsellia_tf.local.web import bad_request, not_found
+from picsellia_tf.local.validate import check, page_range, unique_names
+from picsellia_tf.local.web import ApiError, bad_request, not_found
 
 MAX_UPLOAD = 1024 * 1024 * 1024
+MAX_FILES = 1000
 
 
 def image_shape(path: Path) -> list[int] | None:
@@ -73,12 +75,17 @@ def upload_raw(ctx: Ctx, dataset_id: str) -> dict[str, Any]:
     with ctx.store.tx() as db:
         ctx.owned("datasets", dataset_id, db)
     ctx.request.max_content_length = MAX_UPLOAD
-    parts = ctx.request.files.getlist("files")
+    ctx.request.max_form_parts = MAX_FILES
+    try:
+        parts = ctx.request.files.getlist("files")
+    except RequestEntityTooLarge:
+        raise ApiError(
+            413, f"upload larger than {MAX_UPLOAD} bytes or of more than {MAX_FILES} parts"
+        ) from None
     if not parts:
         raise bad_request("no file parts named 'files' in the multipart body")
     names = [_filename(part, i) for i, part in enumerate(parts)]
-    if len(set(names)) != len(names):
-        raise bad_request("field 'files': the same filename is sent twice")
+    unique_names([(f"files[{i}]", name) for i, name in enumerate(names)], "filename")
     temps: list[TempObject] = []
     try:
         for part in parts:
@@ -90,8 +97,10 @@ def upload_raw(ctx: Ctx, dataset_id: str) -> dict[str, Any]:
                 _upsert(db, dataset_id, name, temp, shape)
                 for name, temp, shape in zip(names, temps, shapes, strict=True)
             ]
-        for row, temp in zip(rows, temps, strict=True):
-            ctx.storage.commit(temp, row["object_name"])
+            # Inside the transaction, so two uploads of one filename leave the bytes of the
+            # one whose row (checksum, size) was written last.
+            for row, temp in zip(rows, temps, strict=True):
+                ctx.storage.commit(temp, row["object_name"])
     finally:
         for temp in temps:
             ctx.storage.discard(temp)
