@@ -148,6 +148,7 @@ def _parse_retry_after(value: str | None) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
+_SHA256 = re.compile(r"[0-9a-fA-F]{64}")
 _OBJECT_AT = re.compile(r"<[\w.]+ object at 0x[0-9a-fA-F]+>:?\s*")
 
 
@@ -421,6 +422,8 @@ class Client:
         a download whose digest differs is retried, then raises :class:`NetworkError`.
         """
         path = self._storage_path(url)
+        if sha256 is not None and not _SHA256.fullmatch(str(sha256)):
+            raise ValidationError(f"sha256: expected 64 hex digits, got {sha256!r}")
         dest = Path(dest_path)
         dest.parent.mkdir(parents=True, exist_ok=True)
         written = 0

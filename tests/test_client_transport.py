@@ -446,6 +446,11 @@ def test_download_is_atomic_and_checks_sha256(tmp_path, other_host):
         client.download(other_host.url + "/storage/f", tmp_path / "bad.bin", sha256="0" * 64)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["sub"]  # no partial files left
     assert "Authorization" not in other_host.requests[-1]["headers"]
+    sent = len(other_host.requests)
+    for bad in ("abc", 123, "g" * 64):
+        with pytest.raises(ValidationError, match="sha256: expected 64 hex digits"):
+            client.download(other_host.url + "/storage/f", tmp_path / "new" / "x", sha256=bad)
+    assert len(other_host.requests) == sent and not (tmp_path / "new").exists()
 
 
 def test_concurrent_requests_share_one_client(recorder):
