@@ -6,6 +6,7 @@ import argparse
 import dataclasses
 import json
 import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -18,6 +19,22 @@ def add_connection_options(parser: argparse.ArgumentParser) -> None:
         "--host", default=None, help="platform URL (default: $PICSELLIA_HOST or app.picsellia.com)"
     )
     parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
+
+
+def add_group(subparsers: Any, name: str, help: str, *, dest: str, metavar: str) -> Any:
+    """A command group ``name``; returns the subparsers its commands are added to."""
+    parser = subparsers.add_parser(name, help=help, description=help)
+    return parser.add_subparsers(dest=dest, metavar=metavar, required=True)
+
+
+def add_command(
+    group: Any, name: str, help: str, func: Callable[[argparse.Namespace], int]
+) -> argparse.ArgumentParser:
+    """A command of ``group`` that talks to the platform and runs ``func``."""
+    parser: argparse.ArgumentParser = group.add_parser(name, help=help, description=help)
+    add_connection_options(parser)
+    parser.set_defaults(func=func)
+    return parser
 
 
 def make_client(args: argparse.Namespace) -> Client:

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from picsellia_tf import teardown
-from picsellia_tf.cli._common import add_connection_options, emit, make_client
+from picsellia_tf.cli._common import add_command, add_group, emit, make_client
 
 if TYPE_CHECKING:
     from picsellia_tf.client import Client
@@ -19,8 +19,7 @@ Planner = Callable[["Client", argparse.Namespace], list[teardown.Target]]
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``cleanup`` and its ``projects``/``models``/``datasets``/``experiments`` commands."""
     help = "Delete projects, models, datasets or experiment versions by id or name pattern."
-    parser = subparsers.add_parser("cleanup", help=help, description=help)
-    kinds = parser.add_subparsers(dest="kind", metavar="KIND", required=True)
+    kinds = add_group(subparsers, "cleanup", help, dest="kind", metavar="KIND")
     for kind, planner in (
         ("projects", _plan_projects),
         ("models", _plan_models),
@@ -65,8 +64,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _command(kinds: Any, name: str, help: str, planner: Planner) -> argparse.ArgumentParser:
-    parser: argparse.ArgumentParser = kinds.add_parser(name, help=help, description=help)
-    add_connection_options(parser)
+    parser = add_command(kinds, name, help, lambda args: _run(args, planner))
     parser.add_argument(
         "--dry-run", action="store_true", help="list what would be deleted; delete nothing"
     )
@@ -77,7 +75,6 @@ def _command(kinds: Any, name: str, help: str, planner: Planner) -> argparse.Arg
         action="store_true",
         help="allow a pattern that selects every object of the kind",
     )
-    parser.set_defaults(func=lambda args: _run(args, planner))
     return parser
 
 

@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from picsellia_tf.cli._common import add_connection_options, emit, make_client
+from picsellia_tf.cli._common import add_command, add_group, emit, make_client
 from picsellia_tf.errors import PicselliaError, ValidationError
 from picsellia_tf.types import PROJECT_TYPES, ROLES, TOOLS, Collaborator, Label
 
@@ -32,17 +32,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _group(subparsers: Any, name: str, help: str) -> Any:
-    parser = subparsers.add_parser(name, help=help, description=help)
-    return parser.add_subparsers(dest="action", metavar="ACTION", required=True)
-
-
-def _command(
-    group: Any, name: str, help: str, func: Callable[[argparse.Namespace], int]
-) -> argparse.ArgumentParser:
-    parser: argparse.ArgumentParser = group.add_parser(name, help=help, description=help)
-    add_connection_options(parser)
-    parser.set_defaults(func=func)
-    return parser
+    return add_group(subparsers, name, help, dest="action", metavar="ACTION")
 
 
 # --- projects ---------------------------------------------------------------------------------
@@ -50,10 +40,12 @@ def _command(
 
 def _register_projects(subparsers: Any) -> None:
     group = _group(subparsers, "projects", "List, show, create and delete projects.")
-    _command(group, "list", "List the organisation's projects.", _projects_list)
-    show = _command(group, "show", "Show one project in full.", _projects_show)
+    add_command(group, "list", "List the organisation's projects.", _projects_list)
+    show = add_command(group, "show", "Show one project in full.", _projects_show)
     show.add_argument("id", metavar="ID", help="project id")
-    create = _command(group, "create", "Create a project from a JSON spec file.", _projects_create)
+    create = add_command(
+        group, "create", "Create a project from a JSON spec file.", _projects_create
+    )
     create.add_argument(
         "--spec",
         required=True,
@@ -61,7 +53,9 @@ def _register_projects(subparsers: Any) -> None:
         help='JSON file: {"name", "type", "labels", "team", "description", "private", '
         '"dataset_name"}',
     )
-    delete = _command(group, "delete", "Delete one project (its annotations go too).", _del_proj)
+    delete = add_command(
+        group, "delete", "Delete one project (its annotations go too).", _projects_delete
+    )
     delete.add_argument("id", metavar="ID", help="project id")
 
 
@@ -88,7 +82,7 @@ def _projects_create(args: argparse.Namespace) -> int:
     return 0
 
 
-def _del_proj(args: argparse.Namespace) -> int:
+def _projects_delete(args: argparse.Namespace) -> int:
     with make_client(args) as client:
         client.projects.delete(args.id)
     emit(args, {"deleted": "project", "id": args.id}, f"deleted project {args.id}")
@@ -220,10 +214,10 @@ def _pair(
 
 def _register_datasets(subparsers: Any) -> None:
     group = _group(subparsers, "datasets", "List, show, upload to and delete datasets.")
-    _command(group, "list", "List the organisation's datasets.", _datasets_list)
-    show = _command(group, "show", "Show one dataset.", _datasets_show)
+    add_command(group, "list", "List the organisation's datasets.", _datasets_list)
+    show = add_command(group, "show", "Show one dataset.", _datasets_show)
     show.add_argument("id", metavar="ID", help="dataset id")
-    upload = _command(
+    upload = add_command(
         group, "upload", "Upload the files of a folder to a dataset.", _datasets_upload
     )
     upload.add_argument("dir", metavar="DIR", help="folder of files to upload")
@@ -236,7 +230,7 @@ def _register_datasets(subparsers: Any) -> None:
     upload.add_argument(
         "--recursive", action="store_true", help="include sub-folders (file names must be unique)"
     )
-    delete = _command(group, "delete", "Delete one dataset and its files.", _datasets_delete)
+    delete = add_command(group, "delete", "Delete one dataset and its files.", _datasets_delete)
     delete.add_argument("id", metavar="ID", help="dataset id")
 
 
@@ -302,7 +296,7 @@ def _datasets_upload(args: argparse.Namespace) -> int:
     with make_client(args) as client:
         if args.name is not None:
             dataset = client.datasets.create(args.name)
-            _progress(args, f"created dataset {dataset.name!r} ({dataset.id})")
+            _progress(f"created dataset {dataset.name!r} ({dataset.id})")
         else:
             dataset = client.datasets.get(args.dataset)
         uploaded: list[Any] = []
@@ -310,10 +304,9 @@ def _datasets_upload(args: argparse.Namespace) -> int:
             for start in range(0, len(files), UPLOAD_CHUNK):
                 chunk = files[start : start + UPLOAD_CHUNK]
                 uploaded.extend(client.datasets.upload(dataset.id, chunk))
-                _progress(args, f"uploaded {len(uploaded)}/{len(files)} files")
+                _progress(f"uploaded {len(uploaded)}/{len(files)} files")
         except (PicselliaError, OSError):
             _progress(
-                args,
                 f"stopped after {len(uploaded)}/{len(files)} files in dataset "
                 f"{dataset.name!r} ({dataset.id}); run the upload again with --dataset {dataset.id}",
             )
@@ -335,16 +328,16 @@ def _datasets_delete(args: argparse.Namespace) -> int:
 
 def _register_models(subparsers: Any) -> None:
     group = _group(subparsers, "models", "List, show and delete models.")
-    _command(group, "list", "List the organisation's models.", _models_list)
-    show = _command(group, "show", "Show one model and its experiment versions.", _models_show)
+    add_command(group, "list", "List the organisation's models.", _models_list)
+    show = add_command(group, "show", "Show one model and its experiment versions.", _models_show)
     show.add_argument("id", metavar="ID", help="model id")
-    delete = _command(group, "delete", "Delete one model and its experiments.", _models_delete)
+    delete = add_command(group, "delete", "Delete one model and its experiments.", _models_delete)
     delete.add_argument("id", metavar="ID", help="model id")
 
 
 def _register_experiments(subparsers: Any) -> None:
     group = _group(subparsers, "experiments", "Delete experiment versions.")
-    delete = _command(
+    delete = add_command(
         group, "delete", "Delete one experiment version with its logs.", _experiments_delete
     )
     delete.add_argument("project_id", metavar="PROJECT_ID", help="project id")
@@ -432,6 +425,6 @@ def _fields(*pairs: tuple[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _progress(args: argparse.Namespace, message: str) -> None:
+def _progress(message: str) -> None:
     """A progress line on stderr (stdout stays clean for ``--json``)."""
     print(message, file=sys.stderr, flush=True)
