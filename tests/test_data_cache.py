@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
+import shutil
+import threading
+
 import numpy as np
 import pytest
 from PIL import Image
 
 from picsellia_tf import data
+from picsellia_tf.data import cache
 from picsellia_tf.data.synthetic import SyntheticImage, make_images, upload_project
 
 
@@ -98,3 +104,68 @@ def test_identical_images_are_one_file_and_the_progress_line_completes(platform,
     _, info = _load(platform, pid, did, tmp_path / "cache", progress=True)
     assert info.num_examples == 3 and info.downloaded == 2
     assert "2/2 images (2 downloaded, 0 unusable)\n" in capsys.readouterr().err
+
+
+def test_runs_sharing_a_cache_at_the_same_time_all_succeed(tmp_path):
+    """Several runs normalising the same files into one cache (RGBA: each converts the file
+    and removes the raw download) never fail or cache a false error."""
+    items = []
+    for i in range(40):
+        path = tmp_path / f"s{i}.png"
+        rgba = np.zeros((6, 5, 4), np.uint8)
+        rgba[..., 0], rgba[..., 3] = i, 200
+        Image.fromarray(rgba, "RGBA").save(path)
+        checksum = hashlib.sha256(path.read_bytes()).hexdigest()
+        items.append(
+            cache.Item(cache.cache_key(str(path), checksum), str(path), checksum, path.name)
+        )
+    results: list[list[cache.Outcome]] = []
+    failures: list[BaseException] = []
+    start = threading.Barrier(3)
+
+    def run() -> None:
+        start.wait()
+        try:
+            store = cache.ImageCache(tmp_path / "cache")
+            results.append(list(store.fetch(items, shutil.copyfile, workers=4)))
+        except BaseException as exc:
+            failures.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not failures
+    assert len(results) == 3
+    for outcomes in results:
+        assert len(outcomes) == 40
+        assert [o.error for o in outcomes if o.error] == []
+        assert all((o.width, o.height) == (5, 6) and os.path.isfile(o.path) for o in outcomes)
+    warm = list(cache.ImageCache(tmp_path / "cache").fetch(items, shutil.copyfile))
+    assert all(o.error is None and not o.downloaded for o in warm)
+    assert not list((tmp_path / "cache").rglob("*.tmp"))
+
+
+UNREADABLE = [
+    '{"v": 1, "path": "../a.png", "width": 4}',  # the file exists, the height is missing
+    '{"v": 1, "path": "../a.png", "width": "four", "height": 3}',
+    '{"v": 1, "path": null, "width": 4, "height": 3}',
+    "[1, 2]",
+    '{"v": 1, "width": ',
+]
+
+
+@pytest.mark.parametrize("meta", UNREADABLE)
+def test_an_unreadable_cache_record_is_a_miss(tmp_path, meta):
+    path = tmp_path / "a.png"
+    Image.fromarray(np.zeros((3, 4, 3), np.uint8)).save(path)
+    item = cache.Item(cache.cache_key(str(path), None), str(path), None, path.name)
+    store = cache.ImageCache(tmp_path / "cache")
+    record = tmp_path / "cache" / "meta" / item.key[-2:] / f"{item.key}.json"
+    record.parent.mkdir(parents=True)
+    record.write_text(meta)
+    assert store.lookup(item) is None
+    outcome = store.ensure(item, shutil.copyfile)
+    assert outcome.error is None and (outcome.width, outcome.height) == (4, 3)
+    assert store.lookup(item) == cache.Outcome(item, outcome.path, 4, 3)

@@ -19,6 +19,7 @@ crash or a concurrent run never leaves a partial file under a final name):
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -26,7 +27,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,18 +60,24 @@ def cache_key(url: str, checksum: str | None) -> str:
     return "url-" + hashlib.sha256(bare.encode()).hexdigest()
 
 
-def temp_path(path: str) -> str:
-    """A unique temporary name beside ``path`` (same directory, so renaming is atomic)."""
-    return f"{path}.{uuid.uuid4().hex}.tmp"
+@contextlib.contextmanager
+def atomic_path(path: str) -> Iterator[str]:
+    """A unique temporary name beside ``path`` to write: renamed to ``path`` if the block
+    succeeds, removed if it raises (the directory is created first)."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = f"{path}.{uuid.uuid4().hex}.tmp"
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
 
 
 def write_json_atomic(path: str, data: dict[str, object]) -> None:
     """Write ``data`` as JSON to ``path`` through a temporary file and a rename."""
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    tmp = temp_path(path)
-    with open(tmp, "w", encoding="utf-8") as f:
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as f:
         json.dump(data, f)
-    os.replace(tmp, path)
 
 
 @dataclass(frozen=True)
@@ -97,6 +104,10 @@ class Outcome:
     height: int = 0
     error: str | None = None
     downloaded: bool = False
+
+
+class _ChecksumMismatch(Exception):
+    """The downloaded bytes are not the ones the platform announced."""
 
 
 class Progress:
@@ -161,47 +172,49 @@ class ImageCache:
         try:
             with open(self._path("meta", item.key, ".json"), encoding="utf-8") as f:
                 meta = json.load(f)
-        except (OSError, ValueError):
+            if meta["v"] != META_VERSION:
+                return None
+            if meta.get("error"):
+                return Outcome(item, error=str(meta["error"]))
+            path = os.path.join(self.directory, str(meta["path"]))
+            width, height = int(meta["width"]), int(meta["height"])
+        except (OSError, ValueError, LookupError, TypeError):  # missing or unreadable: a miss
             return None
-        if not isinstance(meta, dict) or meta.get("v") != META_VERSION:
-            return None
-        if meta.get("error"):
-            return Outcome(item, error=str(meta["error"]))
-        path = os.path.join(self.directory, str(meta.get("path", "")))
         if not os.path.isfile(path):
             return None
-        return Outcome(item, path=path, width=int(meta["width"]), height=int(meta["height"]))
+        return Outcome(item, path=path, width=width, height=height)
 
     def ensure(self, item: Item, download: Download) -> Outcome:
-        """Have ``item`` in the cache: download it if needed, verify and normalise it."""
+        """Have ``item`` in the cache: download it if needed, verify and normalise it.
+
+        Safe against other runs filling the same cache at the same time.
+        """
         cached = self.lookup(item)
         if cached is not None:
             return cached
         raw = self._path("raw", item.key)
         downloaded = False
         if not os.path.isfile(raw):
-            os.makedirs(os.path.dirname(raw), exist_ok=True)
-            tmp = temp_path(raw)
             try:
-                download(item.url, tmp)
-                if item.checksum:
-                    actual = _sha256_file(tmp)
-                    if actual != item.checksum.lower():
-                        return Outcome(
-                            item,
-                            error=f"checksum mismatch: expected {item.checksum}, got {actual}",
-                            downloaded=True,
-                        )
-                os.replace(tmp, raw)
+                with atomic_path(raw) as tmp:
+                    download(item.url, tmp)
+                    if item.checksum:
+                        actual = _sha256_file(tmp)
+                        if actual != item.checksum.lower():
+                            raise _ChecksumMismatch(
+                                f"checksum mismatch: expected {item.checksum}, got {actual}"
+                            )
+            except _ChecksumMismatch as exc:
+                return Outcome(item, error=str(exc), downloaded=True)
             except Exception as exc:  # any failure of one file is that file's outcome
                 return Outcome(item, error=f"download failed: {_describe(exc)}")
-            finally:
-                if os.path.exists(tmp):
-                    os.unlink(tmp)
             downloaded = True
-        outcome = self._normalise(item, raw)
-        if outcome.path != raw:  # the raw bytes are of no further use
-            os.unlink(raw)
+        try:
+            outcome = self._normalise(item, raw)
+        except FileNotFoundError:  # another run normalised it first and removed the raw file
+            return self.lookup(item) or Outcome(
+                item, error="the downloaded file was removed from the cache by another process"
+            )
         meta: dict[str, object] = {"v": META_VERSION}
         if outcome.error:
             meta["error"] = outcome.error
@@ -210,9 +223,14 @@ class ImageCache:
             meta["path"] = os.path.relpath(outcome.path, self.directory)
             meta["width"], meta["height"] = outcome.width, outcome.height
         write_json_atomic(self._path("meta", item.key, ".json"), meta)
+        if outcome.path != raw:  # of no further use; removed once the outcome is recorded
+            with contextlib.suppress(FileNotFoundError):  # another run may have done it
+                os.unlink(raw)
         return Outcome(item, outcome.path, outcome.width, outcome.height, outcome.error, downloaded)
 
     def _normalise(self, item: Item, raw: str) -> Outcome:
+        """The usable image for the downloaded ``raw`` file; raises FileNotFoundError if
+        ``raw`` is gone."""
         try:
             with Image.open(raw) as im:
                 im.verify()
@@ -223,20 +241,15 @@ class ImageCache:
                     return Outcome(item, path=raw, width=im.width, height=im.height)
                 shown = ImageOps.exif_transpose(im)
                 rgb = shown.convert("RGB") if shown.mode != "RGB" else shown
-                suffix, save_as = (".jpg", "JPEG") if fmt == "JPEG" else (".png", "PNG")
-                out = self._path("img", item.key, suffix)
-                os.makedirs(os.path.dirname(out), exist_ok=True)
-                tmp = temp_path(out)
-                try:
-                    if save_as == "JPEG":
+                out = self._path("img", item.key, ".jpg" if fmt == "JPEG" else ".png")
+                with atomic_path(out) as tmp:
+                    if fmt == "JPEG":
                         rgb.save(tmp, format="JPEG", quality=95)
                     else:
                         rgb.save(tmp, format="PNG")
-                    os.replace(tmp, out)
-                finally:
-                    if os.path.exists(tmp):
-                        os.unlink(tmp)
                 return Outcome(item, path=out, width=rgb.width, height=rgb.height)
+        except FileNotFoundError:
+            raise
         except Exception as exc:  # PIL raises many types for bad files
             return Outcome(item, error=f"not a decodable image ({_describe(exc)})")
 

@@ -25,6 +25,7 @@ from collections.abc import Sequence
 
 from PIL import Image, ImageDraw
 
+from picsellia_tf.data.cache import atomic_path
 from picsellia_tf.data.manifest import Geometry
 
 MASK_VERSION = 1
@@ -72,8 +73,7 @@ def cached_mask(
     path = os.path.join(directory, key[:2], key + ".png")
     if os.path.exists(path):
         return path
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    tmp = f"{path}.{os.getpid()}.{id(shapes)}.tmp"
-    paint(shapes, width, height).save(tmp, format="PNG")
-    os.replace(tmp, path)
+    mask = paint(shapes, width, height)
+    with atomic_path(path) as tmp:
+        mask.save(tmp, format="PNG")
     return path
