@@ -359,7 +359,7 @@ class Client:
                     f"so the token stays with {self._host}. Check the host setting.",
                 )
             if response.status_code in (301, 302, 303) and method not in ("GET", "HEAD"):
-                method, data, files = "GET", None, None
+                method, data, files, headers = "GET", None, None, {}
             url = target
         raise BadRequestError(
             response.status_code, method, path, f"more than {MAX_REDIRECTS} redirects"

@@ -402,6 +402,17 @@ def test_redirect_within_the_host_is_followed_with_the_token(recorder):
     assert recorder.requests[1]["headers"]["Authorization"] == f"Bearer {TOKEN}"
 
 
+def test_303_after_a_post_is_followed_by_a_bare_get(recorder):
+    recorder.script = lambda rec, method, path, body: (
+        (303, {"Location": "/done"}, b"") if path == "/start" else json_reply(200, {"m": method})
+    )
+    assert make_client(recorder.url).request("POST", "/start", json={"a": 1}) == {"m": "GET"}
+    follow = recorder.requests[1]
+    assert (follow["method"], follow["path"], follow["body"]) == ("GET", "/done", b"")
+    assert "Content-Type" not in follow["headers"]
+    assert follow["headers"]["Authorization"] == f"Bearer {TOKEN}"
+
+
 def test_storage_calls_never_carry_the_token(recorder, other_host):
     payload = b"\x89PNG fake bytes" * 100
     other_host.script = lambda rec, m, p, b: (
