@@ -463,45 +463,17 @@ def test_cleanup_models_and_experiments(platform: Any, client: Any) -> None:
     other = client.experiments.init(p1.id, "unet").network_id
     versions = lambda m: [e.training_id for e in client.models.get(m).experiments]  # noqa: E731
 
-    plan = as_json(
-        run(
-            platform,
-            "cleanup",
-            "experiments",
-            "--model",
-            "resnet",
-            "--project",
-            "p1",
-            "--keep-last",
-            "1",
-            "--dry-run",
-            "--json",
-        )
-    )
+    older_in_p1 = ("cleanup", "experiments", "--model", "resnet", "--project", "p1")
+    plan = as_json(run(platform, *older_in_p1, "--keep-last", "1", "--dry-run", "--json"))
     assert [t["training_id"] for t in plan["plan"]] == [1, 2]
     assert versions(net) == [1, 2, 3, 4]
 
-    proc = run(
-        platform,
-        "cleanup",
-        "experiments",
-        "--model",
-        "resnet",
-        "--project",
-        "p1",
-        "--keep-last",
-        "1",
-        "--yes",
-    )
+    proc = run(platform, *older_in_p1, "--keep-last", "1", "--yes")
     assert "Delete" not in proc.stderr and proc.stdout.count("deleted: experiment") == 2
     assert versions(net) == [3, 4] and versions(other) == [1]
 
-    assert (
-        "nothing to delete"
-        in run(
-            platform, "cleanup", "experiments", "--model", net, "--keep-last", "5", "--yes"
-        ).stdout
-    )
+    proc = run(platform, "cleanup", "experiments", "--model", net, "--keep-last", "5", "--yes")
+    assert "nothing to delete" in proc.stdout
     proc = run(
         platform, "cleanup", "experiments", "--model", "res*", "--project", "p9*", "--yes", code=1
     )
