@@ -46,9 +46,13 @@ class LocalPlatform:
         if self.data_dir is None:
             self._tmp = tempfile.mkdtemp(prefix="picsellia-local-")
             self.data_dir = Path(self._tmp)
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        server = LocalServer(self.data_dir, host=self._bind[0], port=self._bind[1])
-        server.start()
+        try:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            server = LocalServer(self.data_dir, host=self._bind[0], port=self._bind[1])
+            server.start()
+        except BaseException:
+            self.stop()  # removes the temporary directory made above
+            raise
         self._server = server
         return self
 

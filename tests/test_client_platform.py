@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import socket
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -97,6 +98,14 @@ def test_temporary_platform_is_removed_and_repr_hides_token():
             assert local.token not in text
         assert local.host in repr(local)
     assert not data_dir.exists()
+
+
+def test_platform_that_fails_to_start_leaves_no_temporary_directory(tmp_path, monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    with pytest.raises(ValueError, match="port"):
+        with LocalPlatform(port=99999):
+            pass
+    assert list(tmp_path.iterdir()) == []
 
 
 # --------------------------------------------------------------------------- validation first
