@@ -351,3 +351,21 @@ def test_raw_upload_limits_name_the_problem(api: Api) -> None:
     assert "more than 1000 parts" in api.error(413, "POST", path, files=too_many)
     assert len(api.ok("POST", path, files=too_many[:1000])) == 1000
     assert api.ok("GET", f"/api/v1/dataset_info/{dataset}")["dataset_size"] == 1000
+
+
+def test_datasets_and_projects_rename_and_describe_alike(api: Api) -> None:
+    ids = setup_project(api)
+    api.ok("POST", "/api/v1/create_dataset", {"dataset_name": "taken"})
+    for path, name_field in (
+        (f"/api/v1/dataset_info/{ids['dataset_id']}", "dataset_name"),
+        (f"/api/v1/project_infos/{ids['project_id']}", "project_name"),
+    ):
+        api.ok("PUT", path, {name_field: "fresh", "description": "d"})
+        assert f"'{name_field}'" in api.error(400, "PUT", path, {})
+        assert "'description'" in api.error(400, "PUT", path, {"description": None})
+        assert f"'{name_field}'" in api.error(400, "PUT", path, {name_field: " "})
+    api.error(409, "PUT", f"/api/v1/dataset_info/{ids['dataset_id']}", {"dataset_name": "taken"})
+    dataset = api.ok("GET", f"/api/v1/dataset_info/{ids['dataset_id']}")
+    project = api.ok("GET", f"/api/v1/project_infos/{ids['project_id']}")
+    assert (dataset["dataset_name"], dataset["description"]) == ("fresh", "d")
+    assert (project["project_name"], project["description"]) == ("fresh", "d")

@@ -7,8 +7,8 @@ import time
 from typing import Any
 
 from picsellia_tf.local.app import Ctx
-from picsellia_tf.local.validate import indexed
-from picsellia_tf.local.web import conflict
+from picsellia_tf.local.validate import indexed, require, text
+from picsellia_tf.local.web import bad_request, conflict
 
 
 def name_free(ctx: Ctx, table: str, name: str, what: str, own_id: str | None = None) -> None:
@@ -18,6 +18,20 @@ def name_free(ctx: Ctx, table: str, name: str, what: str, own_id: str | None = N
     ).fetchone()
     if row is not None and row["id"] != own_id:
         raise conflict(f"{what} name '{name}' is already taken")
+
+
+def rename_or_describe(ctx: Ctx, table: str, item_id: str, name_field: str, what: str) -> None:
+    """Apply the body's ``name_field`` and/or ``description`` (at least one) to a row."""
+    body = ctx.body
+    if name_field not in body and "description" not in body:
+        raise bad_request(f"nothing to update: give '{name_field}' and/or 'description'")
+    if name_field in body:
+        name = text(body, name_field)
+        name_free(ctx, table, name, what, own_id=item_id)
+        ctx.db.execute(f"UPDATE {table} SET name = ? WHERE id = ?", (name, item_id))
+    if "description" in body:
+        description = require(body, "description", str)
+        ctx.db.execute(f"UPDATE {table} SET description = ? WHERE id = ?", (description, item_id))
 
 
 def dataset_size(db: sqlite3.Connection, dataset_id: str | None) -> int:

@@ -5,10 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from picsellia_tf.local.app import Ctx, Route
-from picsellia_tf.local.handlers.common import dataset_size, name_free, projects_of
+from picsellia_tf.local.handlers.common import (
+    dataset_size,
+    name_free,
+    projects_of,
+    rename_or_describe,
+)
 from picsellia_tf.local.store import new_id, now
 from picsellia_tf.local.validate import indexed, optional, text
-from picsellia_tf.local.web import bad_request, conflict
+from picsellia_tf.local.web import conflict
 
 
 def create_dataset(ctx: Ctx) -> dict[str, Any]:
@@ -64,18 +69,7 @@ def dataset_info(ctx: Ctx, dataset_id: str) -> dict[str, Any]:
 def update_dataset(ctx: Ctx, dataset_id: str) -> dict[str, Any]:
     """Rename and/or describe a dataset."""
     ctx.owned("datasets", dataset_id)
-    body = ctx.body
-    if "dataset_name" not in body and "description" not in body:
-        raise bad_request("nothing to update: give 'dataset_name' and/or 'description'")
-    if "dataset_name" in body:
-        name = text(body, "dataset_name")
-        name_free(ctx, "datasets", name, "dataset", own_id=dataset_id)
-        ctx.db.execute("UPDATE datasets SET name = ? WHERE id = ?", (name, dataset_id))
-    description = optional(body, "description", str, None)
-    if description is not None:
-        ctx.db.execute(
-            "UPDATE datasets SET description = ? WHERE id = ?", (description, dataset_id)
-        )
+    rename_or_describe(ctx, "datasets", dataset_id, "dataset_name", "dataset")
     return {"message": "Info updated"}
 
 

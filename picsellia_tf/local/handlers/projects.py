@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from picsellia_tf.local.app import Ctx, Route
-from picsellia_tf.local.handlers.common import name_free
+from picsellia_tf.local.handlers.common import name_free, rename_or_describe
 from picsellia_tf.local.handlers.models import delete_experiment_rows
 from picsellia_tf.local.handlers.project_config import join_team, parse_labels, parse_team
 from picsellia_tf.local.store import dumps, loads, new_id, now
 from picsellia_tf.local.validate import indexed, one_of, optional, require, text
-from picsellia_tf.local.web import bad_request, not_found
+from picsellia_tf.local.web import not_found
 
 PROJECT_TYPES = ("classification", "detection", "segmentation")
 
@@ -97,18 +97,7 @@ def project_infos(ctx: Ctx, project_id: str) -> dict[str, Any]:
 def update_project(ctx: Ctx, project_id: str) -> dict[str, Any]:
     """Rename and/or describe a project."""
     ctx.owned("projects", project_id)
-    body = ctx.body
-    if "project_name" not in body and "description" not in body:
-        raise bad_request("nothing to update: give 'project_name' and/or 'description'")
-    if "project_name" in body:
-        name = text(body, "project_name")
-        name_free(ctx, "projects", name, "project", own_id=project_id)
-        ctx.db.execute("UPDATE projects SET name = ? WHERE id = ?", (name, project_id))
-    if "description" in body:
-        description = require(body, "description", str)
-        ctx.db.execute(
-            "UPDATE projects SET description = ? WHERE id = ?", (description, project_id)
-        )
+    rename_or_describe(ctx, "projects", project_id, "project_name", "project")
     return {"message": "Project updated"}
 
 
