@@ -117,7 +117,7 @@ def is_wildcard(pattern: str) -> bool:
 def select(
     kind: str,
     objects: Iterable[T],
-    patterns: Sequence[str],
+    patterns: str | Sequence[str],
     *,
     key: Callable[[T], tuple[str, str]],
     allow_all: bool = False,
@@ -131,11 +131,9 @@ def select(
     ``allow_all``).
     """
     items = list(objects)
+    patterns = _pattern_list(patterns, kind)
     if not patterns:
         raise SelectionError(f"give at least one {kind} id or name pattern")
-    for pattern in patterns:
-        if not isinstance(pattern, str) or not pattern:
-            raise SelectionError(f"{kind} pattern must be a non-empty string, got {pattern!r}")
     keys = [key(o) for o in items]
     chosen: set[int] = set()
     for pattern in patterns:
@@ -155,6 +153,15 @@ def select(
     return [items[i] for i in sorted(chosen)]
 
 
+def _pattern_list(patterns: str | Sequence[str], kind: str) -> list[str]:
+    """``patterns`` as a list of non-empty strings; one string is one pattern, not its letters."""
+    items = [patterns] if isinstance(patterns, str) else list(patterns)
+    for pattern in items:
+        if not isinstance(pattern, str) or not pattern:
+            raise SelectionError(f"{kind} pattern must be a non-empty string, got {pattern!r}")
+    return items
+
+
 def _hits(keys: Sequence[tuple[str, str]], pattern: str) -> set[int]:
     """Indexes of the ``(id, name)`` keys ``pattern`` names: exactly if any, else by glob."""
     exact = {i for i, id_name in enumerate(keys) if pattern in id_name}
@@ -162,7 +169,7 @@ def _hits(keys: Sequence[tuple[str, str]], pattern: str) -> set[int]:
 
 
 def plan_projects(
-    client: Client, patterns: Sequence[str], *, allow_all: bool = False
+    client: Client, patterns: str | Sequence[str], *, allow_all: bool = False
 ) -> list[Target]:
     """The projects selected by id or name pattern."""
     projects = client.projects.list()
@@ -173,7 +180,7 @@ def plan_projects(
 
 
 def plan_models(
-    client: Client, patterns: Sequence[str], *, allow_all: bool = False
+    client: Client, patterns: str | Sequence[str], *, allow_all: bool = False
 ) -> list[Target]:
     """The models selected by id or name pattern (their experiment versions go with them)."""
     models = client.models.list()
@@ -182,7 +189,7 @@ def plan_models(
 
 
 def plan_datasets(
-    client: Client, patterns: Sequence[str], *, allow_all: bool = False
+    client: Client, patterns: str | Sequence[str], *, allow_all: bool = False
 ) -> list[Target]:
     """The datasets selected by id or name pattern, each with the projects still using it."""
     datasets = client.datasets.list()
@@ -194,10 +201,10 @@ def plan_datasets(
 
 def plan_experiments(
     client: Client,
-    models: Sequence[str],
+    models: str | Sequence[str],
     *,
     keep_last: int = 0,
-    projects: Sequence[str] = (),
+    projects: str | Sequence[str] = (),
     allow_all: bool = False,
 ) -> list[Target]:
     """Experiment versions of the selected models, all but the ``keep_last`` newest per model.
@@ -208,6 +215,7 @@ def plan_experiments(
     if isinstance(keep_last, bool) or not isinstance(keep_last, int) or keep_last < 0:
         raise ValidationError(f"keep_last: expected an int >= 0, got {keep_last!r}")
     chosen = plan_models(client, models, allow_all=allow_all)
+    projects = _pattern_list(projects, "project")
     listed = [(p.id, p.name) for p in client.projects.list()] if projects else []
     named = {pattern: {listed[i][0] for i in _hits(listed, pattern)} for pattern in projects}
     # An exact id may name a project deleted since (its versions stay with the model).

@@ -31,6 +31,10 @@ def test_select_by_id_or_name_pattern() -> None:
     # Exact ids or names are deliberate even when they name every object.
     assert pick(["id-1"], [("id-1", "only")]) == ["id-1"]
     assert pick(["only"], [("id-1", "only")]) == ["id-1"]
+    # One string is one pattern, never a list of one-letter patterns.
+    assert pick("id-3") == ["id-3"]
+    with pytest.raises(SelectionError, match="no project matches 'ab'"):
+        pick("ab", [("1", "a"), ("2", "b")])
     # A name with fnmatch characters is still selected by its exact spelling.
     assert pick(["run[1]"], [("id-1", "run[1]"), ("id-2", "run1")]) == ["id-1"]
 
@@ -144,6 +148,13 @@ def test_keep_last_never_deletes_a_kept_version(client: Any) -> None:
         t.training_id for t in teardown.plan_experiments(client, ["net"], keep_last=n)
     ]
     assert [planned(n) for n in range(6)] == [[1, 2, 3], [1, 2], [1], [], [], []]
+    assert [t.training_id for t in teardown.plan_experiments(client, "net", projects="p")] == [
+        1,
+        2,
+        3,
+    ]
+    with pytest.raises(SelectionError, match="no project matches 'q'"):
+        teardown.plan_experiments(client, "net", projects="q")
 
 
 def run_example(**env_extra: str) -> str:
