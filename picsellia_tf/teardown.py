@@ -2,8 +2,9 @@
 
 Planning (``plan_*``) only reads: it returns the list of :class:`Target` that would go. Executing
 (:func:`execute`) deletes them: experiment versions first, then projects (so the datasets they
-use are freed), then models, then datasets. Selection refuses a pattern that matches nothing,
-and a wildcard selection that takes every object of a kind unless ``allow_all`` is set.
+use are freed), then models, then datasets. A pattern is an exact id or name, else a name
+glob. Selection refuses a pattern that matches nothing, and a wildcard selection that takes
+every object of a kind unless ``allow_all`` is set.
 """
 
 from __future__ import annotations
@@ -288,9 +289,8 @@ def execute(
     """Delete every target of ``plan`` in a safe order; one failure does not stop the rest.
 
     A target the platform no longer knows (404) counts as already gone (deleting a project
-    deletes its experiment versions too). ``on_result`` is
-    called after each target with ``(target, status, error)``, status one of ``"deleted"``,
-    ``"already gone"``, ``"failed"``.
+    deletes its experiment versions too). ``on_result`` is called after each target with
+    ``(target, status, error)``, status one of ``"deleted"``, ``"already gone"``, ``"failed"``.
     """
     outcome = Outcome()
     for target in ordered(plan):

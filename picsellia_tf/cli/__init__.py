@@ -1,6 +1,7 @@
 """``picsellia-tf``: the command line, thin commands over the package's functions.
 
-Exit codes: 0 success, 1 the command failed (API, network, bad data), 2 usage error.
+Exit codes: 0 success, 1 the command failed (API, network, bad data, I/O), 2 usage error,
+130 interrupted.
 Errors go to stderr. The token comes from ``PICSELLIA_TOKEN`` and is never printed.
 """
 
