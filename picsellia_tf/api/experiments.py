@@ -10,7 +10,7 @@ import os
 import threading
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from picsellia_tf import wire
 from picsellia_tf.api._base import (
@@ -25,13 +25,16 @@ from picsellia_tf.api._base import (
 from picsellia_tf.errors import ValidationError
 from picsellia_tf.types import Experiment, Preview
 
+if TYPE_CHECKING:
+    from picsellia_tf.client import Client
+
 LogsDict = dict[str, dict[str, list[Any]]]
 
 
 class Experiments(Endpoints):
     """Experiment versions of models: start one, stream its logs and previews."""
 
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: Client) -> None:
         super().__init__(client)
         self._projects: dict[tuple[str, int], str] = {}
         self._lock = threading.Lock()
