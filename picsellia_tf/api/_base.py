@@ -107,6 +107,8 @@ def pages(fetch: Callable[[int, int], list[T]], size: int) -> Iterator[T]:
     start = 0
     while True:
         page = fetch(start, start + size)
+        if len(page) > size:  # a server ignoring the range would be paged forever
+            raise WireError(f"answer: asked for {size} items from {start}, got {len(page)}")
         yield from page
         if len(page) < size:
             return
