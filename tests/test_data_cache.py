@@ -12,8 +12,9 @@ import pytest
 from PIL import Image
 
 from picsellia_tf import data
-from picsellia_tf.data import cache
+from picsellia_tf.data import cache, manifest
 from picsellia_tf.data.synthetic import SyntheticImage, make_images, upload_project
+from picsellia_tf.types import ImageAnnotation, RawData
 
 
 @pytest.fixture
@@ -169,3 +170,18 @@ def test_an_unreadable_cache_record_is_a_miss(tmp_path, meta):
     outcome = store.ensure(item, shutil.copyfile)
     assert outcome.error is None and (outcome.width, outcome.height) == (4, 3)
     assert store.lookup(item) == cache.Outcome(item, outcome.path, 4, 3)
+
+
+def test_a_checksum_that_is_no_sha256_is_reported_never_made_a_path():
+    good = "ab" * 32
+    rows = [
+        RawData("r1", "a.png", url="http://x/a.png", checksum="/../../../tmp/evil"),
+        RawData("r2", "b.png", url="http://x/b.png", checksum=good.upper()),
+    ]
+    joined = manifest.join([ImageAnnotation(r.id, []) for r in rows], rows, ["x"], task="detection")
+    assert [c.image_id for c in joined.candidates] == ["r2"]
+    [skipped] = joined.skipped
+    assert skipped.filename == "a.png" and "is not a sha256 hex digest" in skipped.reason
+    assert cache.cache_key("http://x/b.png", good.upper()) == "sha256-" + good
+    with pytest.raises(ValueError, match="checksum: expected a sha256 hex digest"):
+        cache.cache_key("http://x/a.png", "/../../../tmp/evil")

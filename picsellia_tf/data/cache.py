@@ -51,9 +51,19 @@ def default_cache_dir() -> str:
     return str(Path.home() / ".cache" / "picsellia_tf" / "images")
 
 
+def is_sha256(value: str) -> bool:
+    """Whether ``value`` is a sha256 digest in hex (64 hex digits, any case)."""
+    return len(value) == 64 and all(c in "0123456789abcdefABCDEF" for c in value)
+
+
 def cache_key(url: str, checksum: str | None) -> str:
-    """The cache key of a file: its checksum, else a hash of its URL without the query."""
+    """The cache key of a file: its sha256 checksum, else a hash of its URL without the query.
+
+    Raises ``ValueError`` for a checksum that is not a sha256 hex digest (keys are file names).
+    """
     if checksum:
+        if not is_sha256(checksum):
+            raise ValueError(f"checksum: expected a sha256 hex digest, got {checksum[:80]!r}")
         return "sha256-" + checksum.lower()
     parts = urlsplit(url)
     bare = urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))

@@ -30,6 +30,7 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
+from picsellia_tf.data.cache import is_sha256
 from picsellia_tf.types import ImageAnnotation, RawData, Shape
 
 TASKS: tuple[str, ...] = ("classification", "multilabel", "detection", "segmentation")
@@ -206,6 +207,10 @@ def join(
         ann = found[row.id]
         if not row.url:
             result.skipped.append(Skipped(row.id, row.filename, "raw data has no download url"))
+            continue
+        if row.checksum and not is_sha256(row.checksum):
+            bad = f"raw data checksum {row.checksum[:80]!r} is not a sha256 hex digest"
+            result.skipped.append(Skipped(row.id, row.filename, bad))
             continue
         shapes: list[Geometry] = []
         for i, shape in enumerate(ann.shapes):
