@@ -186,6 +186,18 @@ def test_bad_port_or_token_is_refused_naming_it(tmp_path: Path) -> None:
         LocalServer(tmp_path / "d", token="two words")
 
 
+def test_a_damaged_storage_key_is_named(tmp_path: Path) -> None:
+    with LocalServer(tmp_path / "d"):
+        pass
+    key = tmp_path / "d" / "storage.key"
+    assert len(bytes.fromhex(key.read_text())) == 32
+    assert [p.name for p in key.parent.iterdir() if p.name.endswith(".tmp")] == []
+    for damaged in ("", "not hex at all"):
+        key.write_text(damaged)
+        with pytest.raises(ValueError, match=r"storage\.key: not a storage key"):
+            LocalServer(tmp_path / "d")
+
+
 def test_many_threads_at_once(server: LocalServer, api: Api) -> None:
     ids = setup_project(api)
     version = {"training_id": ids["training_id"], "network_id": ids["network_id"]}

@@ -55,11 +55,29 @@ class Storage:
 
     @staticmethod
     def _load_secret(path: Path) -> bytes:
+        """The signing key, created whole on first use (a server starting at the same time
+        never reads a half-written one)."""
         if not path.exists():
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            draft = path.with_name(f"{path.name}.{secrets.token_hex(8)}.tmp")
+            fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "w") as f:
                 f.write(secrets.token_hex(32))
-        return bytes.fromhex(path.read_text().strip())
+            try:
+                os.link(draft, path)
+            except FileExistsError:
+                pass  # another server made it first: use theirs
+            finally:
+                draft.unlink()
+        try:
+            secret = bytes.fromhex(path.read_text().strip())
+        except ValueError:
+            secret = b""
+        if len(secret) < 16:
+            raise ValueError(
+                f"{path}: not a storage key (hex digits, at least 32); delete it to make a new "
+                "one (signed URLs given out before stop working)"
+            )
+        return secret
 
     # -- signing ---------------------------------------------------------------------------
 
