@@ -291,6 +291,7 @@ def test_datasets_upload_list_show_delete(platform: Any, client: Any, tmp_path: 
     (folder / "notes.txt").write_text("not an image")
     (folder / "sub").mkdir()
     write_images(folder / "sub", ["d.png"])
+    write_images(folder / ".cache", ["e.png"])  # a hidden folder is never uploaded
 
     proc = run(platform, "datasets", "upload", str(folder), "--name", "cars", "--pattern", "*.png")
     assert "uploaded 3 files" in proc.stdout and "uploaded 3/3" in proc.stderr

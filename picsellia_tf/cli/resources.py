@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 import fnmatch
 import json
+import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -270,14 +271,7 @@ def upload_files(folder: str | Path, pattern: str = "*", *, recursive: bool = Fa
     root = Path(folder)
     if not root.is_dir():
         raise ValidationError(f"{folder}: not a folder")
-    walker = root.rglob("*") if recursive else root.iterdir()
-    files = sorted(
-        p
-        for p in walker
-        if p.is_file()
-        and not any(part.startswith(".") for part in p.relative_to(root).parts)
-        and fnmatch.fnmatch(p.name, pattern)
-    )
+    files = sorted(p for p in _visible_files(root, recursive) if fnmatch.fnmatch(p.name, pattern))
     if not files:
         raise ValidationError(f"{folder}: no files matching {pattern!r} (hidden files are skipped)")
     seen: dict[str, Path] = {}
@@ -289,6 +283,17 @@ def upload_files(folder: str | Path, pattern: str = "*", *, recursive: bool = Fa
             )
         seen[path.name] = path
     return files
+
+
+def _visible_files(root: Path, recursive: bool) -> Iterator[Path]:
+    """The files under ``root`` (in sub-folders too if ``recursive``), hidden ones skipped."""
+    for folder, subfolders, names in os.walk(root):
+        # Pruned in place: hidden or (not recursive) any sub-folders are never listed.
+        subfolders[:] = [d for d in subfolders if recursive and not d.startswith(".")]
+        for name in names:
+            path = Path(folder, name)
+            if not name.startswith(".") and path.is_file():
+                yield path
 
 
 def _datasets_upload(args: argparse.Namespace) -> int:
