@@ -14,9 +14,11 @@ Conventions:
 - Size: a preview is at least ``min_size`` (256) px on its short side. Images under half of
   that are upscaled by the smallest integer factor that gets there (nearest neighbour, so
   pixels stay sharp and box coordinates map exactly: 32 px -> 8x); others below it are scaled
-  to exactly ``min_size`` (bilinear: 224 px -> 256); images longer than ``max_size`` (1024) px are scaled
-  down as long as the short side stays >= ``min_size``. Annotations are always given in the
-  coordinates of the image as passed in.
+  to exactly ``min_size`` (bilinear: 224 px -> 256). Upscaling never takes the long side past
+  ``max_size`` (1024): a long, thin image stops there (by the largest integer factor that
+  fits, if 2 or more), or is kept as is if already longer. Images longer than ``max_size`` are
+  scaled down as long as the short side stays >= ``min_size``. Annotations are always given
+  in the coordinates of the image as passed in.
 - Colours: one fixed colour per label index (``label_color``): golden-ratio hues with
   saturation/value cycling through three levels, so the same label has the same colour in every
   image and run, and the first 20 labels are far apart.
@@ -232,7 +234,12 @@ def _scale_for(height: int, width: int, min_size: int, max_size: int) -> float:
     short, long = min(height, width), max(height, width)
     if short < min_size:
         scale = min_size / short
-        return float(math.ceil(scale)) if scale >= 2 else scale
+        if scale >= 2:
+            scale = math.ceil(scale)  # an integer factor: pixels stay sharp
+        limit = max_size / long
+        if scale > limit:  # a long, thin image: enlarged only until its long side is max_size
+            scale = max(1.0, math.floor(limit) if limit >= 2 else limit)
+        return float(scale)
     if long > max_size:
         return max(max_size / long, min_size / short)
     return 1.0

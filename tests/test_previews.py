@@ -418,6 +418,20 @@ def test_sizes_scale_with_the_image() -> None:
 
 
 @pytest.mark.parametrize(
+    ("height", "width", "panel_shape"),
+    [
+        (20, 300, (60, 900)),  # 13x would be 3900 wide: the largest integer factor that fits
+        (100, 600, (171, 1024)),  # 3x would be 1800 wide: scaled so the long side is 1024
+        (4, 2000, (4, 2000)),  # already past max_size: kept as is
+        (3000, 10, (3000, 10)),
+    ],
+)
+def test_long_thin_images_are_not_enlarged_past_max_size(height, width, panel_shape) -> None:
+    out = render(grey(height, width), task="detection", label_names=NAMES)
+    assert panel(out).shape == (*panel_shape, 3)
+
+
+@pytest.mark.parametrize(
     ("kwargs", "pattern"),
     [
         ({"image": np.zeros((2, 3, 4, 5))}, r"image: .*\(2, 3, 4, 5\)"),
