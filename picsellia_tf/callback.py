@@ -48,7 +48,14 @@ class PicselliaCallback(_CallbackBase):
     """Sends the metrics of ``model.fit`` to a Picsellia experiment version, without slowing it.
 
     Name the experiment with ``training_id`` and ``network_id``, or give ``project_id`` and
-    ``model_name`` to start a new version (``experiments.init``) when training begins.
+    ``model_name`` to start a new version (``experiments.init``) when training begins: the
+    sender thread starts it, retrying while the platform is unreachable, and ``training_id``
+    and ``network_id`` are set once it is started (None before). A platform that is down when
+    training begins only delays delivery; one that refuses the start (an unknown project, a bad
+    token) gets one warning and the run is spooled for ``picsellia-tf sync``. A start request
+    that timed out after reaching the platform may have created a version all the same: the
+    retry then leaves one extra, empty version. A later ``fit`` with the same callback
+    continues the version once started.
 
     Tags and steps:
 
@@ -65,9 +72,10 @@ class PicselliaCallback(_CallbackBase):
       ``TensorBoard`` callback, placed *before* this one) are streamed too, tags as the
       tailer names them (``<run>/<tag>``, e.g. ``train/epoch_loss``), steps as written.
 
-    Delivery: every point is appended to ``<spool_dir>/<network_id>-<training_id>/`` before it
-    is sent, and a background thread posts what is new every ``flush_interval`` seconds,
-    retrying with backoff. ``on_train_end`` waits for delivery until ``flush_timeout`` seconds
+    Delivery: every point is appended to ``<spool_dir>/<network_id>-<training_id>/`` (or
+    ``new-<model_name>-...`` when the version is started by the callback) before it is sent,
+    and a background thread posts what is new every ``flush_interval`` seconds, retrying with
+    backoff. ``on_train_end`` waits for delivery until ``flush_timeout`` seconds
     pass without a successful post (``flush_max_time`` at most); what is left stays spooled and
     one warning gives the command that sends it (``picsellia-tf sync DIR``). A fully delivered
     run's spool directory is removed. ``offline=True`` (or ``PICSELLIA_MODE=offline``) only
@@ -187,8 +195,8 @@ class PicselliaCallback(_CallbackBase):
 
             client = Client()
         self.client = client
-        self.training_id: int | None = int(training_id) if training_id is not None else None
-        self.network_id: str | None = network_id
+        self._training_id = int(training_id) if training_id is not None else None
+        self._network_id = network_id
         self.project_id = project_id
         self.model_name = model_name
         self.log_every_n_batches = log_every_n_batches
@@ -203,13 +211,21 @@ class PicselliaCallback(_CallbackBase):
         self.spool: Spool | None = None
         self.sender: Sender | None = None
         self._active = False
-        self._run_offline = self.offline
         self._iter_base = 0
         self._batches_seen = 0
         self._warned: set[str] = set()
         self._queued_warnings: list[str] = []
         self._hinted = False
-        self._init_error: BaseException | None = None
+
+    @property
+    def training_id(self) -> int | None:
+        """The experiment version's ``training_id``; None until the version is started."""
+        return self.spool.meta.training_id if self.spool is not None else self._training_id
+
+    @property
+    def network_id(self) -> str | None:
+        """The experiment's ``network_id`` (model id); None until the version is started."""
+        return self.spool.meta.network_id if self.spool is not None else self._network_id
 
     def __repr__(self) -> str:
         return (
@@ -246,17 +262,6 @@ class PicselliaCallback(_CallbackBase):
 
     # -- setup -------------------------------------------------------------------------------
 
-    def _start_experiment(self, client: Client) -> None:
-        """Ask the platform for a new version; on failure, spool offline for ``sync``."""
-        assert self.project_id and self.model_name
-        try:
-            exp = client.experiments.init(self.project_id, self.model_name)
-        except Exception as exc:  # noqa: BLE001 -- training must start anyway
-            self._run_offline = True
-            self._init_error = exc
-            return
-        self.training_id, self.network_id = exp.training_id, exp.network_id
-
     def _make_tailer(self) -> Tailer | None:
         if self.tensorboard_logdir is None:
             return None
@@ -264,48 +269,42 @@ class PicselliaCallback(_CallbackBase):
 
         return tfevents.LogdirTailer(self.tensorboard_logdir)
 
+    def _close_sender(self, idle_timeout: float, max_time: float) -> bool:
+        """Close the run's sender (final flush) and its client; True if all was delivered."""
+        sender = self.sender
+        if sender is None:
+            return False
+        try:
+            return sender.close(idle_timeout, max_time)
+        finally:
+            if sender.client is not None and sender.client is not self.client:
+                sender.client.close()
+
     def _setup(self) -> None:
-        if self.sender is not None:
-            self.sender.close(
-                idle_timeout=0.5, max_time=1.0
-            )  # a fit that ended without on_train_end
-            self.sender = None
+        self._close_sender(idle_timeout=0.5, max_time=1.0)  # a fit that ended without on_train_end
+        self.sender = None
         self._active = _keras.is_chief(self.model)
         if not self._active:
             log.info("PicselliaCallback: not the chief worker; this worker logs nothing")
             return
-        self._run_offline = self.offline
-        self._init_error = None
-        sender_client = (
-            None if self.offline or self.client is None else make_sender_client(self.client)
-        )
-        if self.training_id is None and sender_client is not None:
-            self._start_experiment(sender_client)
-            if self._run_offline:
-                sender_client.close()
-                sender_client = None
         meta = RunMeta(
             host=getattr(self.client, "host", None),
             project_id=self.project_id,
             model_name=self.model_name,
-            training_id=self.training_id,
+            training_id=self.training_id,  # a version started by an earlier fit is continued
             network_id=self.network_id,
         )
+        self._iter_base = _keras.read_iterations(self.model) or 0
+        self._last_epoch = self._previewed_epoch = None
         self.spool = Spool.create(self.spool_dir, meta)
-        if self._init_error is not None:
-            self._hinted = True
-            self._warn_once(
-                "init",
-                f"PicselliaCallback: could not start an experiment version of "
-                f"{self.model_name!r} in project {self.project_id!r} ({self._init_error}); "
-                f"logging offline to {self.spool.path}. Send it later with: "
-                f"{sync_hint(self.spool)}",
-            )
         try:
             tailer = self._make_tailer()
         except Exception as exc:  # noqa: BLE001
             tailer = None
             self._warn_once("tailer", f"PicselliaCallback: cannot read tensorboard_logdir: {exc}")
+        sender_client = (
+            None if self.offline or self.client is None else make_sender_client(self.client)
+        )
         self.sender = Sender(
             self.spool,
             sender_client,
@@ -314,8 +313,6 @@ class PicselliaCallback(_CallbackBase):
             warn=self._queue_warning,
         )
         self.sender.start()
-        self._iter_base = _keras.read_iterations(self.model) or 0
-        self._last_epoch = self._previewed_epoch = None
         if self._preview_set is not None:
             self.renderer = PreviewRenderer(
                 self._preview_set,
@@ -427,13 +424,11 @@ class PicselliaCallback(_CallbackBase):
             last = self._last_epoch
             if self.renderer is not None and last is not None and self._previewed_epoch != last:
                 self._preview(last)
-            delivered = sender.close(self.flush_timeout, self.flush_max_time)
-            if sender.client is not None and sender.client is not self.client:
-                sender.client.close()
+            delivered = self._close_sender(self.flush_timeout, self.flush_max_time)
             self._emit_queued()
             if delivered:
                 log.info("PicselliaCallback: %d points and previews delivered", sender.sent)
-            elif self._run_offline and not self._hinted:
+            elif self.offline and not self._hinted:
                 log.info(
                     "PicselliaCallback: offline run spooled in %s; send it with: %s",
                     spool.path,
@@ -442,11 +437,16 @@ class PicselliaCallback(_CallbackBase):
             elif not self._hinted:
                 self._hinted = True
                 reason = f" ({sender.last_error})" if sender.last_error else ""
+                what = (
+                    "some points could not be sent to the platform"
+                    if spool.meta.has_experiment
+                    else f"could not start an experiment version of {self.model_name!r} in "
+                    f"project {self.project_id!r}"
+                )
                 self._warn_once(
                     "unsent",
-                    f"PicselliaCallback: some points could not be sent to the platform"
-                    f"{reason}; they are kept in {spool.path}. Send them with: "
-                    f"{sync_hint(spool)}",
+                    f"PicselliaCallback: {what}{reason}; what was not sent is kept in "
+                    f"{spool.path}. Send it with: {sync_hint(spool)}",
                 )
         except Exception as exc:  # noqa: BLE001
             self._hook_failed("on_train_end", exc)

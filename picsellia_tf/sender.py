@@ -245,7 +245,11 @@ class Delivery:
         return cls(client, [PointsChannel(spool, max_points), PreviewsChannel(spool)], spool=spool)
 
     def target(self) -> Target:
-        """The experiment version; starts it (``experiments.init``) if the spool has no ids yet."""
+        """The experiment version; starts it (``experiments.init``) if the spool has no ids yet.
+
+        Once ``init`` succeeded its ids are in the spool's ``meta`` (and in ``meta.json``), so
+        it is never called again for this spool, even if writing ``meta.json`` failed.
+        """
         if self._target is not None:
             return self._target
         if self.spool is None:
@@ -258,14 +262,14 @@ class Delivery:
                     "nor project_id/model_name"
                 )
             exp = self.client.experiments.init(meta.project_id, meta.model_name)
-            meta.training_id, meta.network_id = exp.training_id, exp.network_id
-            self.spool.write_meta()
             log.info(
                 "started experiment version training_id=%s network_id=%s for %s",
                 exp.training_id,
                 exp.network_id,
                 self.spool.path,
             )
+            self.spool.set_experiment(exp.training_id, exp.network_id)
+            meta = self.spool.meta
         assert meta.training_id is not None and meta.network_id is not None
         self._target = Target(self.client, meta.training_id, meta.network_id, meta.project_id)
         return self._target
@@ -402,6 +406,11 @@ class Sender:
     """Background delivery of a live run's spool: one coalesced post per ``flush_interval``.
 
     ``client=None`` means offline: nothing is sent, the spool is kept for ``picsellia-tf sync``.
+    A spool without experiment ids (``project_id``/``model_name`` only) gets its version started
+    (``experiments.init``) by the thread's first pass, retried with the same backoff as posts
+    while the platform is unreachable; the ids then go into the spool's meta. A start that
+    timed out after reaching the platform may have created a version: the retry makes another,
+    so such a run can leave one extra, empty version.
     ``tailer`` (anything with ``poll() -> [event with tag, step, value, wall_time]``) is polled
     each flush and its points are spooled and sent like the others.
     """
@@ -459,6 +468,8 @@ class Sender:
             target=self._run, name=f"picsellia-sender-{self.spool.path.name}", daemon=True
         )
         self._thread.start()
+        if self.delivery is not None and not self.spool.meta.has_experiment:
+            self._wake.set()  # start the experiment version now, not after flush_interval
         _live_senders.add(self)
         if not _atexit_registered:
             atexit.register(_flush_at_exit)
@@ -535,6 +546,7 @@ class Sender:
         if self.delivery is None or self.disabled_by is not None:
             return self.flush_interval
         try:
+            self.delivery.target()  # starts the experiment version first if the run has none
             # One post per pass, unless a backlog fills whole batches: then keep going until
             # caught up (a pass never chases the points written while it posts).
             while True:
@@ -547,28 +559,43 @@ class Sender:
             self.last_error = None
             return self.flush_interval
         except Exception as exc:  # noqa: BLE001 -- every failure is handled here
-            self.last_error = exc
-            self.failed_attempts += 1
-            if self._abandoned:
-                return self.flush_interval
-            if is_retryable(exc):
-                if not self._told_unreachable:
-                    self._told_unreachable = True
-                    log.warning(
-                        "platform unreachable (%s); points are spooled in %s and retried",
-                        exc,
-                        self.spool.path,
-                    )
-                hint = exc.retry_after if isinstance(exc, RateLimitError) else None
-                return self.backoff.next(hint)
-            self.disabled_by = exc
-            what = "the platform refused the logs" if isinstance(exc, APIError) else "cannot send"
-            self._warn(
-                f"PicselliaCallback: {what} ({exc}); not retrying. "
-                f"Points keep being spooled in {self.spool.path}; after fixing the cause, "
-                f"send them with: {sync_hint(self.spool)}"
-            )
+            return self._failed(exc)
+
+    def _failed(self, exc: Exception) -> float:
+        """Record a failed pass: retry later (the delay returned) or stop with one warning."""
+        self.last_error = exc
+        self.failed_attempts += 1
+        if self._abandoned:
             return self.flush_interval
+        meta = self.spool.meta
+        starting = not meta.has_experiment
+        if is_retryable(exc):
+            if not self._told_unreachable:
+                self._told_unreachable = True
+                log.warning(
+                    "platform unreachable (%s); points are spooled in %s and %s retried",
+                    exc,
+                    self.spool.path,
+                    "starting the experiment version is" if starting else "they are",
+                )
+            hint = exc.retry_after if isinstance(exc, RateLimitError) else None
+            return self.backoff.next(hint)
+        self.disabled_by = exc
+        if starting:
+            what = (
+                f"could not start an experiment version of {meta.model_name!r} in project "
+                f"{meta.project_id!r}"
+            )
+        elif isinstance(exc, APIError):
+            what = "the platform refused the logs"
+        else:
+            what = "cannot send"
+        self._warn(
+            f"PicselliaCallback: {what} ({exc}); not retrying. "
+            f"Points keep being spooled in {self.spool.path}; after fixing the cause, "
+            f"send them with: {sync_hint(self.spool)}"
+        )
+        return self.flush_interval
 
     # -- flushing ----------------------------------------------------------------------------
 
@@ -576,7 +603,11 @@ class Sender:
         with self._jobs_lock:
             if self._jobs:
                 return False
-        return self.delivery is not None and not self.delivery.has_pending()
+        return (
+            self.delivery is not None
+            and self.spool.meta.has_experiment
+            and not self.delivery.has_pending()
+        )
 
     def flush(self, idle_timeout: float = 5.0, max_time: float = 30.0) -> bool:
         """Wait until everything spooled so far is delivered; True if it was.

@@ -27,7 +27,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, Any, NamedTuple
 
@@ -210,6 +210,12 @@ class Spool:
     def write_meta(self) -> None:
         """Save ``meta`` atomically."""
         _atomic_write(self.path / META_FILE, json.dumps(self.meta.to_json(), indent=2) + "\n")
+
+    def set_experiment(self, training_id: int, network_id: str) -> None:
+        """Record the experiment version the run goes to: in ``meta`` (replaced as a whole, so
+        another thread never sees one id without the other), then in ``meta.json``."""
+        self.meta = replace(self.meta, training_id=training_id, network_id=network_id)
+        self.write_meta()
 
     # -- writing -----------------------------------------------------------------------------
 

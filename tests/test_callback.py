@@ -234,7 +234,7 @@ def test_unreachable_platform_gives_one_warning_and_keeps_points(tmp_path: Path)
     assert [p.value for p in points if p.tag == "loss"] == pytest.approx(history.history["loss"])
 
 
-def test_init_failure_degrades_to_offline_with_a_warning(tmp_path: Path) -> None:
+def test_platform_down_for_the_whole_fit_gives_one_warning(tmp_path: Path) -> None:
     dead = Client(token="t0k3n", host=f"http://127.0.0.1:{_closed_port()}")
     cb = PicselliaCallback(
         dead, project_id="p1", model_name="m1", flush_timeout=0.5, spool_dir=tmp_path / "s"
@@ -242,11 +242,96 @@ def test_init_failure_degrades_to_offline_with_a_warning(tmp_path: Path) -> None
     with pytest.warns(DeliveryWarning) as caught:
         _fit(tiny_model(keras), [cb], epochs=1)
     assert len(caught) == 1
-    assert "could not start an experiment version" in str(caught[0].message)
-    assert "picsellia-tf sync" in str(caught[0].message)
+    message = str(caught[0].message)
+    assert "could not start an experiment version of 'm1' in project 'p1'" in message
+    assert "cannot reach" in message and "t0k3n" not in message
     (run,) = find_runs(tmp_path / "s")
+    assert f"picsellia-tf sync {run}" in message
+    assert cb.sender is not None and cb.sender.failed_attempts >= 1  # it did retry
     meta = Spool.open(run).meta
     assert (meta.project_id, meta.model_name, meta.training_id) == ("p1", "m1", None)
+    assert (cb.training_id, cb.network_id) == (None, None)
+    assert {"loss", "accuracy"} <= {p.tag for p in Spool.open(run).iter_points()}
+
+
+def test_platform_down_at_train_begin_delivers_to_one_version_once_up(
+    platform: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    client = platform.client
+    project_id = new_project(client)
+    server = platform.server
+    seen: list[Any] = []
+    cb = PicselliaCallback(
+        client,
+        project_id=project_id,
+        model_name="late-start",
+        log_every_n_batches=1,
+        flush_interval=0.1,
+        flush_timeout=10.0,
+        spool_dir=tmp_path / "spool",
+    )
+
+    def back_up(epoch: int, logs: Any) -> None:
+        if epoch != 1:
+            return
+        assert cb.sender is not None
+        deadline = time.monotonic() + 10
+        while cb.sender.failed_attempts < 1 and time.monotonic() < deadline:
+            time.sleep(0.01)  # the first start attempt must have met the outage
+        seen.append((cb.sender.failed_attempts, cb.training_id, cb.network_id))
+        server.start()
+
+    model = tiny_model(keras)
+    recorder = BatchRecorder(keras)
+    restart = keras.callbacks.LambdaCallback(on_epoch_end=back_up)
+    server.stop()
+    try:
+        with warnings.catch_warnings(), caplog.at_level("INFO", logger="picsellia_tf"):
+            warnings.simplefilter("error", DeliveryWarning)
+            history = _fit(model, [recorder.attach(model), cb, restart], epochs=4)
+    finally:
+        server.start()
+
+    assert seen[0][0] >= 1 and seen[0][1:] == (None, None)  # not started while down
+    (model_info,) = [m for m in client.models.list() if m.name == "late-start"]
+    (version,) = client.models.get(model_info.id).experiments  # started once
+    assert (cb.training_id, cb.network_id) == (version.training_id, model_info.id)
+    got = server_points(client.experiments.get_logs(version.training_id, model_info.id))
+    want = epoch_points(history)
+    want["learning_rate"] = {e: 0.05 for e in range(4)}
+    want.update(recorder.points)
+    assert len(want["batch/loss"]) == 4 * STEPS_PER_EPOCH
+    assert_points_equal(got, want)
+    assert find_runs(tmp_path / "spool") == []  # fully delivered
+    warned = [r for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warned) == 1 and "starting the experiment version" in warned[0].getMessage()
+
+
+def test_refused_start_warns_once_and_spools_for_sync(client: Client, tmp_path: Path) -> None:
+    cb = PicselliaCallback(
+        client,
+        project_id="no-such-project",
+        model_name="m1",
+        log_every_n_batches=1,
+        flush_interval=0.05,
+        flush_timeout=1.0,
+        spool_dir=tmp_path / "spool",
+    )
+    slow = keras.callbacks.LambdaCallback(on_train_batch_end=lambda b, logs: time.sleep(0.02))
+    with pytest.warns(DeliveryWarning) as caught:
+        _fit(tiny_model(keras), [slow, cb], epochs=3)
+    assert len(caught) == 1, [str(w.message) for w in caught]
+    message = str(caught[0].message)
+    assert "could not start an experiment version of 'm1' in project 'no-such-project'" in message
+    assert "404" in message and "not retrying" in message
+    assert cb.sender is not None and cb.sender.failed_attempts == 1  # a refusal is not retried
+    (run,) = find_runs(tmp_path / "spool")
+    assert f"picsellia-tf sync {run}" in message
+    spool = Spool.open(run)
+    assert spool.meta.training_id is None and spool.meta.project_id == "no-such-project"
+    points = list(spool.iter_points())
+    assert len([p for p in points if p.tag == "batch/loss"]) == 3 * STEPS_PER_EPOCH
+    assert all(m.name != "m1" for m in client.models.list())
 
 
 def test_refused_logs_warn_once_and_keep_spooling(client: Client, tmp_path: Path) -> None:

@@ -207,6 +207,30 @@ def test_sender_close_is_bounded_when_the_server_hangs(platform: Any, tmp_path: 
     platform.server.faults.reset()
 
 
+def test_sender_starts_the_experiment_once_after_failures(platform: Any, tmp_path: Path) -> None:
+    client = platform.client
+    project_id = new_project(client)
+    meta = RunMeta(host=platform.host, project_id=project_id, model_name="retried")
+    spool = Spool.create(tmp_path, meta)
+    platform.server.faults.paths = ("/sdk/init_model",)
+    platform.server.faults.fail_next(2, 503)
+    sender = Sender(
+        spool, make_sender_client(client), flush_interval=0.05, backoff=Backoff(0.05, 0.2)
+    )
+    sender.start()
+    spool.append(_points(5))
+    assert sender.flush(idle_timeout=5, max_time=10)
+    assert sender.failed_attempts == 2
+    on_disk = Spool.open(spool.path).meta
+    (model,) = [m for m in client.models.list() if m.name == "retried"]
+    assert (on_disk.training_id, on_disk.network_id) == (1, model.id)
+    assert spool.meta == on_disk
+    spool.append(_points(3, start=5))
+    assert sender.close(idle_timeout=5, max_time=10)
+    assert len(client.models.get(model.id).experiments) == 1
+    assert client.experiments.get_logs(1, model.id)["loss"]["step"] == list(range(8))
+
+
 def test_offline_sender_only_spools(tmp_path: Path) -> None:
     spool = Spool.create(tmp_path, RunMeta(training_id=1, network_id="n"))
     sender = Sender(spool, None, flush_interval=0.05)
