@@ -40,6 +40,7 @@ from __future__ import annotations
 import colorsys
 import io
 import math
+import numbers
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -284,13 +285,21 @@ def _to_xyxy(boxes: np.ndarray, fmt: str, width: int, height: int) -> np.ndarray
     )
 
 
+def _floats(arr: np.ndarray, name: str) -> np.ndarray:
+    """``arr`` as float64, or a ValidationError naming ``name``."""
+    if not (np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.bool_)):
+        raise ValidationError(f"{name}: expected numbers, got dtype {arr.dtype}")
+    return arr.astype(np.float64)
+
+
 def _vector(value: Any, name: str, count: int) -> np.ndarray:
+    """One number per box, as float64."""
     arr = _as_array(value, name)
     if arr.size != count or arr.ndim > 2:
         raise ValidationError(
             f"{name}: expected {count} values (one per box), got shape {tuple(arr.shape)}"
         )
-    return arr.reshape(count)
+    return _floats(arr.reshape(count), name)
 
 
 def _parse_boxes(
@@ -322,16 +331,13 @@ def _parse_boxes(
             f"{name}['boxes']: expected shape (N, 4) in {bbox_format!r}, got {tuple(boxes.shape)}"
         )
     count = boxes.shape[0]
+    boxes = _floats(boxes, f"{name}['boxes']")
     labels = _vector(value[label_key], f"{name}[{label_key!r}]", count)
-    try:
-        boxes, labels = boxes.astype(np.float64), labels.astype(np.float64)
-    except (TypeError, ValueError) as exc:
-        raise ValidationError(f"{name}: boxes and labels must be numbers ({exc})") from None
     keep = np.isfinite(labels) & (labels >= 0) & np.isfinite(boxes).all(axis=1)
     scores: np.ndarray | None = None
     score_key = "scores" if "scores" in value else "confidence"
     if scored and value.get(score_key) is not None:
-        scores = _vector(value[score_key], f"{name}[{score_key!r}]", count).astype(np.float64)
+        scores = _vector(value[score_key], f"{name}[{score_key!r}]", count)
         keep &= scores >= score_threshold  # NaN scores fail this too
     (iw, ih), (pw, ph) = image_size, panel_size
     xyxy = _to_xyxy(boxes[keep], bbox_format, iw, ih) * np.array([pw / iw, ph / ih] * 2)
@@ -372,7 +378,7 @@ def _parse_mask(
                 f"{name}: expected {label_count + 1} channels (background + {label_count} labels)"
                 f" in a (H, W, C) score map, got shape {shape}"
             )
-        arr = np.argmax(np.nan_to_num(arr.astype(np.float64), nan=-np.inf), axis=2)
+        arr = np.argmax(np.nan_to_num(_floats(arr, name), nan=-np.inf), axis=2)
     elif arr.ndim == 2:
         if arr.dtype == np.bool_:
             arr = arr.astype(np.int64)
@@ -649,9 +655,21 @@ def _compose(panels: list[_Panel], style: _Style, title: str | None) -> Image.Im
     return out
 
 
+def _check_int(name: str, value: Any, low: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
+        raise ValidationError(f"{name}: expected an int >= {low}, got {value!r}")
+
+
 def _check_options(
-    task: str, label_names: Any, layout: str, bbox_format: str, top_k: int, sizes: tuple[int, int]
+    task: str,
+    label_names: Any,
+    layout: str,
+    bbox_format: str,
+    score_threshold: Any,
+    counts: Mapping[str, Any],
 ) -> tuple[list[str], str]:
+    """The label names as strings and the canonical bbox format; ``counts`` are the int
+    options by name."""
     if task not in TASKS:
         raise ValidationError(f"task: expected one of {', '.join(TASKS)}, got {task!r}")
     if layout not in LAYOUTS:
@@ -665,10 +683,12 @@ def _check_options(
         raise ValidationError(
             f"bbox_format: expected one of {', '.join(BBOX_FORMATS)}, got {bbox_format!r}"
         )
-    if int(top_k) < 1:
-        raise ValidationError(f"top_k: expected >= 1, got {top_k!r}")
-    min_size, max_size = sizes
-    if not 1 <= min_size <= max_size:
+    if isinstance(score_threshold, bool) or not isinstance(score_threshold, numbers.Real):
+        raise ValidationError(f"score_threshold: expected a number, got {score_threshold!r}")
+    for key, low in (("top_k", 1), ("max_boxes", 0), ("min_size", 1), ("max_size", 1)):
+        _check_int(key, counts[key], low)
+    min_size, max_size = counts["min_size"], counts["max_size"]
+    if min_size > max_size:
         raise ValidationError(
             f"min_size, max_size: expected 1 <= min_size <= max_size, got {min_size}, {max_size}"
         )
@@ -714,7 +734,8 @@ def render(
     Label indices outside ``label_names`` are drawn as "class <index>". Raises
     ``ValidationError`` (a ``ValueError``) naming the argument for input it cannot read.
     """
-    names, fmt = _check_options(task, label_names, layout, bbox_format, top_k, (min_size, max_size))
+    counts = {"top_k": top_k, "max_boxes": max_boxes, "min_size": min_size, "max_size": max_size}
+    names, fmt = _check_options(task, label_names, layout, bbox_format, score_threshold, counts)
     pixels = _to_rgb(image, "image")
     ih, iw = pixels.shape[:2]
     scale = _scale_for(ih, iw, min_size, max_size)
@@ -813,10 +834,17 @@ def render(
 
 def _batch_len(batch: Any, name: str) -> int:
     if isinstance(batch, Mapping):
-        if not batch:
+        lengths = {
+            key: _batch_len(value, f"{name}[{key!r}]")
+            for key, value in batch.items()
+            if value is not None
+        }
+        if not lengths:
             raise ValidationError(f"{name}: empty dict")
-        key = "boxes" if "boxes" in batch else next(iter(batch))
-        return _batch_len(batch[key], f"{name}[{key!r}]")
+        if len(set(lengths.values())) > 1:
+            sizes = ", ".join(f"{key!r}: {n}" for key, n in lengths.items())
+            raise ValidationError(f"{name}: entries for different numbers of images ({sizes})")
+        return next(iter(lengths.values()))
     shape = getattr(batch, "shape", None)
     if shape is not None and len(shape) > 0 and shape[0] is not None:
         return int(shape[0])

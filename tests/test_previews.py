@@ -450,6 +450,15 @@ def test_long_thin_images_are_not_enlarged_past_max_size(height, width, panel_sh
         ({"task": "keypoints"}, r"task: .*'keypoints'"),
         ({"label_names": "cat"}, r"label_names"),
         ({"layout": "grid"}, r"layout: .*'grid'"),
+        (
+            {"prediction": {"boxes": [[1, 2, 3, 4]], "labels": [0], "scores": ["high"]}},
+            r"prediction\['scores'\]: expected numbers",
+        ),
+        ({"ground_truth": {"boxes": [[1, 2, 3, 4]], "labels": ["cat"]}}, r"\['labels'\]: expected"),
+        ({"top_k": None}, r"top_k: expected an int >= 1, got None"),
+        ({"max_boxes": 2.5}, r"max_boxes: expected an int"),
+        ({"min_size": "256"}, r"min_size: expected an int"),
+        ({"score_threshold": "0.5"}, r"score_threshold: expected a number, got '0.5'"),
     ],
 )
 def test_bad_detection_input_names_the_argument(kwargs: dict, pattern: str) -> None:
@@ -471,6 +480,11 @@ def test_bad_detection_input_names_the_argument(kwargs: dict, pattern: str) -> N
             "segmentation",
             {"ground_truth": np.zeros((2, 16, 16, 1))},
             r"ground_truth: .*\(2, 16, 16, 1\)",
+        ),
+        (
+            "segmentation",
+            {"prediction": np.full((16, 16, 6), "x")},
+            r"prediction: expected numbers, got dtype <U1",
         ),
         ("classification", {"prediction": np.zeros(4)}, r"prediction: expected 5 scores"),
         ("classification", {"prediction": np.zeros((2, 5))}, r"prediction: .*\(2, 5\)"),
@@ -512,6 +526,13 @@ def test_render_batch_matches_render_per_image() -> None:
     assert len(render_batch(images, task="detection", label_names=NAMES, max_images=2)) == 2
     with pytest.raises(ValidationError, match=r"predictions: expected 3 entries"):
         render_batch(images, task="classification", label_names=NAMES, predictions=np.zeros((2, 5)))
+    uneven = {**preds, "scores": preds["scores"][:2]}
+    with pytest.raises(ValidationError, match=r"predictions: .*'boxes': 3, .*'scores': 2"):
+        render_batch(images, task="detection", label_names=NAMES, predictions=uneven)
+    unscored = render_batch(
+        images, task="detection", label_names=NAMES, predictions={**preds, "scores": None}
+    )
+    assert len(unscored) == 3
 
 
 def test_render_batch_classification() -> None:
