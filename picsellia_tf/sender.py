@@ -320,8 +320,8 @@ class Delivery:
 
 def sync_run(spool: Spool, client: Client, *, timeout: float = 300.0) -> DrainResult:
     """Deliver one spooled run (``picsellia-tf sync``); inits the experiment if needed."""
-    delivery = Delivery.for_spool(spool, make_sender_client(client))
-    return delivery.drain(time.monotonic() + timeout)
+    with make_sender_client(client) as sender_client:
+        return Delivery.for_spool(spool, sender_client).drain(time.monotonic() + timeout)
 
 
 class ListChannel:
@@ -367,13 +367,13 @@ def post_logs_chunked(
     timeout: float = 300.0,
 ) -> DrainResult:
     """Post LOGS in chunks of ``chunk`` points, with the sender's retries (``push-logs``)."""
-    sender_client = make_sender_client(client)
-    delivery = Delivery(
-        sender_client,
-        [ListChannel(logs_to_points(logs), chunk)],
-        target=Target(sender_client, training_id, network_id),
-    )
-    return delivery.drain(time.monotonic() + timeout)
+    with make_sender_client(client) as sender_client:
+        delivery = Delivery(
+            sender_client,
+            [ListChannel(logs_to_points(logs), chunk)],
+            target=Target(sender_client, training_id, network_id),
+        )
+        return delivery.drain(time.monotonic() + timeout)
 
 
 class Tailer(Protocol):

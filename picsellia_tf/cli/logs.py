@@ -102,6 +102,8 @@ def cmd_sync(args: argparse.Namespace) -> int:
         else:
             failed += 1
             lines.append(f"{path}: {what} sent, the rest stays spooled: {entry['error']}")
+    for client in clients.values():
+        client.close()
     if not runs:
         lines.append(f"{args.spool_dir}: no spooled runs")
     emit(args, {"runs": report, "failed": failed}, "\n".join(lines))
