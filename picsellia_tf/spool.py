@@ -143,6 +143,58 @@ def _atomic_write(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        return 0
+
+
+def _read_offset(path: Path) -> int:
+    """An acknowledged offset; 0 if absent or unreadable (everything is then sent again, which
+    is harmless: the server merges points by tag and step, and previews by name)."""
+    try:
+        return int(path.read_text(encoding="ascii").strip() or 0)
+    except (OSError, ValueError):
+        return 0
+
+
+def _open_for_append(path: Path) -> IO[bytes]:
+    """``path`` opened for appending, a last line left unterminated (a writer died mid-line)
+    ended first so that the next line stands alone."""
+    fh = open(path, "ab")
+    size = fh.tell()
+    if size:
+        with open(path, "rb") as rd:
+            rd.seek(size - 1)
+            if rd.read(1) != b"\n":
+                fh.write(b"\n")
+                fh.flush()
+    return fh
+
+
+def _read_lines(path: Path, offset: int, limit: int) -> tuple[list[bytes], int]:
+    """Up to ``limit`` non-blank lines of ``path`` from ``offset``, and the offset after them.
+
+    Only complete lines are read: an unterminated last line may still be being written.
+    """
+    lines: list[bytes] = []
+    try:
+        fh = open(path, "rb")
+    except FileNotFoundError:
+        return lines, offset
+    with fh:
+        fh.seek(offset)
+        while len(lines) < limit:
+            line = fh.readline()
+            if not line.endswith(b"\n"):
+                break
+            offset += len(line)
+            if line.strip():
+                lines.append(line)
+    return lines, offset
+
+
 _encoded_tags: dict[str, str] = {}
 
 
@@ -219,27 +271,14 @@ class Spool:
 
     # -- writing -----------------------------------------------------------------------------
 
-    def _open_for_append(self) -> IO[bytes]:
-        points = self.path / POINTS_FILE
-        fh = open(points, "ab")
-        size = fh.tell()
-        if size:
-            with open(points, "rb") as rd:
-                rd.seek(size - 1)
-                if rd.read(1) != b"\n":
-                    # A writer died mid-line: end that line so the next one stands alone.
-                    fh.write(b"\n")
-                    fh.flush()
-        self._written = fh.tell()
-        return fh
-
     def append_lines(self, text: str) -> int:
         """Append encoded lines (see :func:`encode_point`), flushed to the OS; the new size."""
         data = text.encode("utf-8")
         with self._lock:
             fh = self._fh
             if fh is None:
-                fh = self._fh = self._open_for_append()
+                fh = self._fh = _open_for_append(self.path / POINTS_FILE)
+                self._written = fh.tell()
             fh.write(data)
             fh.flush()
             self._written += len(data)
@@ -262,19 +301,11 @@ class Spool:
 
     def size(self) -> int:
         """Bytes in ``points.jsonl`` (0 if absent)."""
-        try:
-            return (self.path / POINTS_FILE).stat().st_size
-        except FileNotFoundError:
-            return 0
+        return _size(self.path / POINTS_FILE)
 
     def acked(self) -> int:
         """Offset up to which every point was accepted by the server."""
-        try:
-            return int((self.path / ACKED_FILE).read_text(encoding="ascii").strip() or 0)
-        except FileNotFoundError:
-            return 0
-        except (OSError, ValueError):
-            return 0  # unreadable: resend everything (the server merges by tag and step)
+        return _read_offset(self.path / ACKED_FILE)
 
     def ack(self, offset: int) -> None:
         """Record that everything before ``offset`` was accepted."""
@@ -282,21 +313,7 @@ class Spool:
 
     def read(self, offset: int, max_points: int) -> tuple[list[Point], int]:
         """Up to ``max_points`` complete points from ``offset``, and the offset after them."""
-        lines: list[bytes] = []
-        try:
-            fh = open(self.path / POINTS_FILE, "rb")
-        except FileNotFoundError:
-            return [], offset
-        with fh:
-            fh.seek(offset)
-            pos = offset
-            while len(lines) < max_points:
-                line = fh.readline()
-                if not line.endswith(b"\n"):
-                    break  # end of file, or a line still being written
-                pos += len(line)
-                if line.strip():
-                    lines.append(line)
+        lines, pos = _read_lines(self.path / POINTS_FILE, offset, max_points)
         return self._decode_lines(lines), pos
 
     def _decode_lines(self, lines: list[bytes]) -> list[Point]:
@@ -338,14 +355,8 @@ class Spool:
         tmp.write_bytes(data)
         os.replace(tmp, folder / name)
         line = (json.dumps({"file": name}) + "\n").encode("utf-8")
-        with self._lock:
-            with open(self.path / PREVIEWS_FILE, "ab") as fh:
-                if fh.tell():
-                    with open(self.path / PREVIEWS_FILE, "rb") as rd:
-                        rd.seek(fh.tell() - 1)
-                        if rd.read(1) != b"\n":
-                            fh.write(b"\n")  # a writer died mid-line
-                fh.write(line)
+        with self._lock, _open_for_append(self.path / PREVIEWS_FILE) as fh:
+            fh.write(line)
 
     def preview_path(self, name: str) -> Path:
         """Where the spooled preview ``name`` is kept."""
@@ -353,54 +364,35 @@ class Spool:
 
     def previews_size(self) -> int:
         """Bytes in ``previews.jsonl`` (0 if absent)."""
-        try:
-            return (self.path / PREVIEWS_FILE).stat().st_size
-        except FileNotFoundError:
-            return 0
+        return _size(self.path / PREVIEWS_FILE)
 
     def previews_acked(self) -> int:
         """Offset in ``previews.jsonl`` up to which every preview was delivered."""
-        try:
-            return int((self.path / PREVIEWS_ACKED_FILE).read_text(encoding="ascii").strip() or 0)
-        except (OSError, ValueError):
-            return 0  # absent or unreadable: resend (uploading and posting again is harmless)
+        return _read_offset(self.path / PREVIEWS_ACKED_FILE)
 
     def ack_previews(self, offset: int) -> None:
         """Record that every preview before ``offset`` was delivered."""
         _atomic_write(self.path / PREVIEWS_ACKED_FILE, f"{offset}\n")
 
     def read_previews(self, offset: int, max_items: int) -> tuple[list[str], int]:
-        """Up to ``max_items`` preview names from ``offset``, and the offset after them.
-
-        Damaged records and records whose file is missing are skipped (counted in
+        """The preview names among the next ``max_items`` records from ``offset``, and the offset
+        after them. Damaged records and records whose file is missing are skipped (counted in
         ``bad_lines``)."""
+        lines, pos = _read_lines(self.path / PREVIEWS_FILE, offset, max_items)
         names: list[str] = []
-        try:
-            fh = open(self.path / PREVIEWS_FILE, "rb")
-        except FileNotFoundError:
-            return [], offset
-        with fh:
-            fh.seek(offset)
-            pos = offset
-            while len(names) < max_items:
-                line = fh.readline()
-                if not line.endswith(b"\n"):
-                    break
-                pos += len(line)
-                if not line.strip():
-                    continue
-                try:
-                    name = json.loads(line)["file"]
-                except (ValueError, KeyError, TypeError):
-                    name = None
-                if (
-                    isinstance(name, str)
-                    and _PREVIEW_NAME.fullmatch(name)
-                    and self.preview_path(name).is_file()
-                ):
-                    names.append(name)
-                else:
-                    self.bad_lines += 1
+        for line in lines:
+            try:
+                name = json.loads(line)["file"]
+            except (ValueError, KeyError, TypeError):
+                name = None
+            if (
+                isinstance(name, str)
+                and _PREVIEW_NAME.fullmatch(name)
+                and self.preview_path(name).is_file()
+            ):
+                names.append(name)
+            else:
+                self.bad_lines += 1
         return names, pos
 
     def remove(self) -> None:
@@ -451,18 +443,3 @@ def to_logs(points: Iterable[Point]) -> dict[str, dict[str, list[Any]]]:
             entry["wall_time"] = walls
         logs[tag] = entry
     return logs
-
-
-def check_point(tag: Any, step: Any, value: Any) -> str | None:
-    """Why this point cannot be sent (None if it can)."""
-    if not isinstance(tag, str) or not tag:
-        return f"tag {tag!r}: expected a non-empty string"
-    if len(tag) > MAX_TAG_LENGTH:
-        return f"tag {tag[:40]!r}...: longer than {MAX_TAG_LENGTH} characters"
-    if not isinstance(step, int) or isinstance(step, bool) or step < 0:
-        return f"tag {tag!r}: step {step!r} is not an int >= 0"
-    if not isinstance(value, float | int) or isinstance(value, bool):
-        return f"tag {tag!r}: value {value!r} is not a number"
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    return None

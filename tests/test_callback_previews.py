@@ -380,3 +380,17 @@ def test_spooled_preview_records_skip_damage_and_refuse_paths(tmp_path: Path) ->
     assert not spool.pending()
     with pytest.raises(ValidationError, match="preview name '../x.png'"):
         spool.add_preview("../x.png", b"x")
+
+
+def test_a_torn_preview_record_is_ended_before_the_next(tmp_path: Path) -> None:
+    from picsellia_tf.spool import RunMeta
+
+    spool = Spool.create(tmp_path, RunMeta(training_id=1, network_id="n"))
+    spool.add_preview("epoch_0000_00.png", b"a")
+    with open(spool.path / "previews.jsonl", "ab") as fh:
+        fh.write(b'{"file": "epoch_00')  # a writer killed mid-line
+    assert spool.read_previews(0, 10) == (["epoch_0000_00.png"], 30)  # not the torn line
+    spool.add_preview("epoch_0001_00.png", b"b")
+    names, end = spool.read_previews(0, 10)
+    assert names == ["epoch_0000_00.png", "epoch_0001_00.png"] and end == spool.previews_size()
+    assert spool.bad_lines == 1
