@@ -65,7 +65,8 @@ def is_retryable(exc: BaseException) -> bool:
 
 
 class Backoff:
-    """Capped exponential backoff with full jitter: ``uniform(0, min(cap, base * 2**n))``."""
+    """Capped exponential backoff with jitter: ``uniform(c / 2, c)``, ``c = min(cap, base * 2**n)``
+    after ``n`` failures in a row."""
 
     def __init__(self, base: float = 0.5, cap: float = 30.0, rng: random.Random | None = None):
         self.base = base
@@ -74,7 +75,8 @@ class Backoff:
         self._rng = rng or random.Random()
 
     def next(self, hint: float | None = None) -> float:
-        """The delay before the next try; ``hint`` (a server's Retry-After) is a floor."""
+        """The delay before the next try; ``hint`` (a server's Retry-After) is a floor, up to
+        ``cap``."""
         ceiling = min(self.cap, self.base * (2**self.failures))
         self.failures += 1
         delay = self._rng.uniform(ceiling / 2, ceiling)

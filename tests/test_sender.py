@@ -95,7 +95,7 @@ def test_backoff_is_capped_jittered_and_honours_retry_after() -> None:
     backoff = Backoff(base=0.5, cap=4.0, rng=random.Random(1))
     delays = [backoff.next() for _ in range(8)]
     assert all(0 < d <= 4.0 for d in delays)
-    assert delays[0] <= 0.5 and max(delays[4:]) > 2.0
+    assert 0.25 <= delays[0] <= 0.5 and 0.5 <= delays[1] <= 1.0 and max(delays[4:]) > 2.0
     assert len(set(delays)) == len(delays)  # jitter
     assert backoff.next(hint=3.5) >= 3.5
     backoff.reset()
