@@ -213,7 +213,7 @@ class PicselliaCallback(_CallbackBase):
         self._active = False
         self._iter_base = 0
         self._batches_seen = 0
-        self._warned: set[str] = set()
+        self._warned: set[str] = set()  # per fit: each run warns about its own spool
         self._queued_warnings: list[str] = []
         self._hinted = False
 
@@ -283,6 +283,9 @@ class PicselliaCallback(_CallbackBase):
     def _setup(self) -> None:
         self._close_sender(idle_timeout=0.5, max_time=1.0)  # a fit that ended without on_train_end
         self.sender = None
+        self._warned.clear()
+        self._queued_warnings.clear()
+        self._hinted = False
         self._active = _keras.is_chief(self.model)
         if not self._active:
             log.info("PicselliaCallback: not the chief worker; this worker logs nothing")

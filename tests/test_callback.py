@@ -254,6 +254,22 @@ def test_platform_down_for_the_whole_fit_gives_one_warning(tmp_path: Path) -> No
     assert {"loss", "accuracy"} <= {p.tag for p in Spool.open(run).iter_points()}
 
 
+def test_each_fit_warns_about_its_own_spool(tmp_path: Path) -> None:
+    dead = Client(token="t0k3n", host=f"http://127.0.0.1:{_closed_port()}")
+    cb = PicselliaCallback(
+        dead, project_id="p1", model_name="m1", flush_timeout=0.3, spool_dir=tmp_path / "s"
+    )
+    model = tiny_model(keras)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        _fit(model, [cb], epochs=1)
+        _fit(model, [cb], epochs=2, initial_epoch=1)
+    ours = [str(w.message) for w in caught if issubclass(w.category, DeliveryWarning)]
+    runs = find_runs(tmp_path / "s")
+    assert len(runs) == 2 and len(ours) == 2, ours
+    assert sorted(m.rsplit("picsellia-tf sync ", 1)[1] for m in ours) == [str(r) for r in runs]
+
+
 def test_platform_down_at_train_begin_delivers_to_one_version_once_up(
     platform: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
