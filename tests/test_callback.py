@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import time
 import warnings
@@ -24,6 +23,7 @@ from test_callback_support import (
     server_points,
     tiny_data,
     tiny_model,
+    unused_port,
 )
 
 from picsellia_tf import PicselliaCallback
@@ -53,12 +53,6 @@ def _fit(model: Any, callbacks: list[Any], epochs: int, initial_epoch: int = 0) 
 
 def _expected_lr(schedule: Any, epochs: list[int]) -> dict[int, float]:
     return {e: float(schedule((e + 1) * STEPS_PER_EPOCH)) for e in epochs}
-
-
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def test_fit_logs_every_point_exactly_once(client: Client, tmp_path: Path) -> None:
@@ -210,7 +204,7 @@ def test_offline_from_environment(
 
 
 def test_unreachable_platform_gives_one_warning_and_keeps_points(tmp_path: Path) -> None:
-    dead = Client(token="t0k3n", host=f"http://127.0.0.1:{_closed_port()}")
+    dead = Client(token="t0k3n", host=f"http://127.0.0.1:{unused_port()}")
     cb = PicselliaCallback(
         dead,
         training_id=3,
@@ -235,7 +229,7 @@ def test_unreachable_platform_gives_one_warning_and_keeps_points(tmp_path: Path)
 
 
 def test_platform_down_for_the_whole_fit_gives_one_warning(tmp_path: Path) -> None:
-    dead = Client(token="t0k3n", host=f"http://127.0.0.1:{_closed_port()}")
+    dead = Client(token="t0k3n", host=f"http://127.0.0.1:{unused_port()}")
     cb = PicselliaCallback(
         dead, project_id="p1", model_name="m1", flush_timeout=0.5, spool_dir=tmp_path / "s"
     )
@@ -255,7 +249,7 @@ def test_platform_down_for_the_whole_fit_gives_one_warning(tmp_path: Path) -> No
 
 
 def test_each_fit_warns_about_its_own_spool(tmp_path: Path) -> None:
-    dead = Client(token="t0k3n", host=f"http://127.0.0.1:{_closed_port()}")
+    dead = Client(token="t0k3n", host=f"http://127.0.0.1:{unused_port()}")
     cb = PicselliaCallback(
         dead, project_id="p1", model_name="m1", flush_timeout=0.3, spool_dir=tmp_path / "s"
     )

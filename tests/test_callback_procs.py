@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -13,7 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_callback_support import assert_points_equal, new_experiment, new_project, server_points
+from test_callback_support import (
+    assert_points_equal,
+    new_experiment,
+    new_project,
+    server_points,
+    unused_port,
+)
 
 CHILD = r"""
 import json, os, sys, time
@@ -200,19 +205,13 @@ def test_tf_keras_fit_streams_to_the_platform(platform: Any, tmp_path: Path) -> 
     assert sorted(got["batch/loss"]) == [2, 4, 6, 8, 10, 12]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.mark.timeout(300)
 def test_multi_worker_only_the_chief_logs(platform: Any, tmp_path: Path) -> None:
     # Keras 3's fit does not run under MultiWorkerMirroredStrategy (keras-team/keras#20585);
     # tf_keras's does, so the workers use it.
     client = platform.client
     project_id = new_project(client)
-    ports = [_free_port(), _free_port()]
+    ports = [unused_port(), unused_port()]
     procs = []
     for index in (0, 1):
         cfg = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import uuid
 from typing import Any
 
@@ -17,6 +18,13 @@ def new_experiment(client: Any, model_name: str = "tiny") -> Experiment:
     """A fresh project and a new experiment version in it."""
     project = client.projects.create(f"p-{uuid.uuid4().hex[:8]}", "classification")
     return client.experiments.init(project.id, model_name)
+
+
+def unused_port() -> int:
+    """A loopback port nothing listens on: one the OS just handed out and took back."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def new_project(client: Any) -> str:

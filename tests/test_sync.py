@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
-from test_callback_support import new_experiment, new_project, server_points
+from test_callback_support import new_experiment, new_project, server_points, unused_port
 
 from picsellia_tf.spool import Point, RunMeta, Spool
 
@@ -30,12 +29,6 @@ def _cli(platform: Any, *args: str, timeout: float = 60) -> subprocess.Completed
     )
     assert platform.token not in out.stdout + out.stderr
     return out
-
-
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _points(tag: str, n: int, scale: float = 1.0) -> list[Point]:
@@ -91,7 +84,7 @@ def test_sync_against_a_dead_host_fails_and_keeps_the_spool(platform: Any, tmp_p
     run = Spool.create(tmp_path, RunMeta(host=platform.host, training_id=1, network_id="n"))
     run.append(_points("loss", 3))
     run.close()
-    dead = f"http://127.0.0.1:{_closed_port()}"
+    dead = f"http://127.0.0.1:{unused_port()}"
     out = _cli(platform, "sync", str(tmp_path), "--host", dead, "--timeout", "1")
     assert out.returncode == 1
     assert "the rest stays spooled" in out.stdout and "cannot reach" in out.stdout
