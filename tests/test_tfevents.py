@@ -365,6 +365,67 @@ def test_template_fast_path_equals_general_path(
     assert fast == slow
 
 
+def _varint(n: int) -> bytes:
+    out, n = bytearray(), n & (1 << 64) - 1  # negative: two's complement, 10 bytes
+    while True:
+        out.append((n & 0x7F) | (0x80 if n > 0x7F else 0))
+        n >>= 7
+        if not n:
+            return bytes(out)
+
+
+def _scalar_record(tag: str, step: int, value: float, wall: float, first: bool, f64: bool) -> bytes:
+    """A TF2 scalar event as tf.summary.scalar writes it (DT_FLOAT or DT_DOUBLE)."""
+    t = tag.encode()
+    content = struct.pack("<d", value) if f64 else struct.pack("<f", value)
+    tensor = (b"\x08\x02" if f64 else b"\x08\x01") + b"\x12\x00\x22" + _varint(len(content))
+    tensor += content
+    val = b"\x0a" + _varint(len(t)) + t + b"\x42" + _varint(len(tensor)) + tensor
+    if first:
+        val += b"\x4a\x0b\x0a\x09\x0a\x07scalars"
+    summ = b"\x0a" + _varint(len(val)) + val
+    head = b"\x09" + struct.pack("<d", wall) + (b"\x10" + _varint(step) if step else b"")
+    return encode_record(head + b"\x2a" + _varint(len(summ)) + summ)
+
+
+def test_block_decoding_equals_the_general_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # many records in same-length runs (what blocks decode), broken by step widths, other
+    # tag lengths, a float64 tag, non-scalar records, a negative step and a corrupt record
+    records, steps = [], [*range(0, 200), *range(16370, 16400), 2**40, -5, *range(300, 420)]
+    for k, step in enumerate(steps):
+        for tag in ("loss_a", "loss_b", "acc", "double"):
+            first = k == 0 or (tag == "acc" and step == 300)
+            value = 1.0 / (k + 1) + len(tag)
+            records.append(_scalar_record(tag, step, value, 1e9 + k, first, tag == "double"))
+        if k % 97 == 5:
+            records.append(encode_record(b"\x09" + struct.pack("<d", 1.0) + b"\x1a\x03abc"))
+    bad = bytearray(records[500])
+    bad[-6] ^= 0x10
+    records[500] = bytes(bad)
+    path = tmp_path / "run" / "events.out.tfevents.1.host"
+    path.parent.mkdir()
+    path.write_bytes(b"".join(records))
+
+    def read_all() -> tuple[Any, ...]:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            logs = read_logs(tmp_path)
+            events = list(iter_scalars(tmp_path))
+            tailer = LogdirTailer(tmp_path, chunk_size=3000)
+            polled = [tailer.poll() for _ in range(3)]
+        return logs, events, polled, [str(w.message) for w in caught]
+
+    fast = read_all()
+    assert fast[0]["run/loss_a"]["step"] == steps and fast[0]["run/double"]["step"] == steps
+    assert len(fast[0]["run/acc"]["step"]) == len(steps) - 1  # the corrupt record
+    assert fast[1] == fast[2][0] and fast[2][1:] == [[], []]
+    assert len(fast[3]) == 3 and all("CRC" in m for m in fast[3])
+    monkeypatch.setattr(_decoder, "_MAX_TEMPLATES", 0)  # every record the general way
+    assert read_all() == fast
+
+
 # --- damage -------------------------------------------------------------------------------------
 
 

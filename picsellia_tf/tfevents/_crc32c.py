@@ -243,8 +243,13 @@ def bad_crcs(
     arr = np.frombuffer(buf, dtype=np.uint8)
     crc = _crc_many_numpy(buf, starts, lengths)
     masked = mask(crc)
-    off = np.asarray(crc_offsets, dtype=np.int64)
-    stored = arr[off].astype(np.uint32)
-    for k in range(1, 4):
-        stored |= arr[off + k].astype(np.uint32) << np.uint32(8 * k)
+    stored = u32_at(arr, np.asarray(crc_offsets, dtype=np.int64))
     return np.nonzero(masked != stored)[0].tolist()
+
+
+def u32_at(arr: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """The little-endian uint32 at each offset of a uint8 array."""
+    out = arr[offsets].astype(np.uint32)
+    for k in range(1, 4):
+        out |= arr[offsets + k].astype(np.uint32) << np.uint32(8 * k)
+    return out

@@ -6,16 +6,20 @@ decoding a record the general way the decoder keeps a *template*: the bytes afte
 with a hole where the value sits. A later record whose bytes equal the template's everywhere
 but the hole decodes to the same tag and structure, so only the value is unpacked. Every
 non-value byte is compared, so a template can never give a different answer than the general
-path; it only saves time.
+path; it only saves time. Large batches are first matched against the templates as a whole
+(``_blocks``); the records no template fits go through the per-record loop.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from itertools import repeat
 from struct import Struct
-from typing import Any
 
-from picsellia_tf.tfevents import _proto
+import numpy as np
+
+from picsellia_tf.tfevents import _blocks, _proto
+from picsellia_tf.tfevents._blocks import Hits, Template
 from picsellia_tf.tfevents._proto import MalformedEvent
 from picsellia_tf.tfevents._types import ScalarEvent
 
@@ -28,21 +32,6 @@ Report = Callable[[int, str], None]  # (index of the record in the batch, what i
 TagFilter = Callable[[str, str], bool]  # (LOGS tag, tag as written) -> keep?
 
 
-# (size, mid_at, vo, mid, suffix, unpack, conv, tag): relative to p, the end of the step field,
-# the payload has ``size`` bytes; ``mid`` = payload[p + mid_at : p + vo] (the key is
-# payload[p : p + mid_at]); the value is unpacked at p + vo and ``suffix`` follows it to the end.
-_Template = tuple[
-    int,
-    int,
-    int,
-    bytes,
-    bytes,
-    Callable[[bytes, int], tuple[Any, ...]],
-    Callable[[Any], float] | None,
-    str,
-]
-
-
 class RunDecoder:
     """Decodes the event payloads of one run, remembering each tag's plugin across its files."""
 
@@ -52,23 +41,67 @@ class RunDecoder:
         self._filter = tag_filter
         self._plugins: dict[bytes, bytes] = {}
         self._tags: dict[bytes, str | None] = {}  # raw tag -> LOGS tag, None if filtered out
-        self._templates: dict[bytes, _Template] = {}
+        self._templates: dict[bytes, Template] = {}
 
     def decode(
         self,
         buf: bytes,
-        starts: list[int],
-        lengths: list[int],
+        starts: np.ndarray,
+        lengths: np.ndarray,
         report: Report,
         columns: Columns | None = None,
         events: list[ScalarEvent] | None = None,
     ) -> None:
         """Decode the payloads ``buf[start:start + length]``; add scalars to ``columns`` (by
         LOGS tag) or, in record order, to ``events``. Malformed payloads go to ``report``."""
+        st, ln = starts.tolist(), lengths.tolist()
+        if len(st) < _blocks.MIN_GROUP:
+            self._each(buf, st, ln, range(len(st)), report, columns, events)
+            return
+        arr = np.frombuffer(buf, dtype=np.uint8)
+        hits: list[Hits] = []
+        rest = np.arange(len(st))
+        points: list[ScalarEvent] = []
+        owners: list[int] = []
+        while rest.size:
+            if self._templates:
+                found = _blocks.match(arr, starts, lengths, rest, self._templates)
+                if found:
+                    hits += found
+                    matched = np.concatenate([h.records for h in found])
+                    rest = rest[~np.isin(rest, matched, assume_unique=True)]
+            todo = rest.tolist()
+            done = self._each(buf, st, ln, todo, report, None, points, owners, rematch=True)
+            rest = rest[done:]
+        _merge(self.run, hits, points, owners, columns, events)
+
+    def _each(
+        self,
+        buf: bytes,
+        starts: list[int],
+        lengths: list[int],
+        index: Sequence[int],
+        report: Report,
+        columns: Columns | None,
+        events: list[ScalarEvent] | None,
+        owners: list[int] | None = None,
+        rematch: bool = False,
+    ) -> int:
+        """Decode the records ``index`` one by one (``owners`` gets the record index of each
+        event added). With ``rematch``, stop once new templates may fit many of the records
+        left; answer how many were decoded."""
         get = self._templates.get
         unpack_double = _DOUBLE.unpack_from
         run = self.run
-        for i, (s, n) in enumerate(zip(starts, lengths, strict=True)):
+        templates = len(self._templates)
+        for k, i in enumerate(index):
+            if (
+                rematch
+                and len(self._templates) != templates
+                and 16 * k >= len(index) - k >= _blocks.MIN_GROUP
+            ):
+                return k
+            s, n = starts[i], lengths[i]
             d = buf[s : s + n]
             try:
                 p = -1
@@ -99,7 +132,7 @@ class RunDecoder:
                     if p + 6 < n:
                         t = get(d[p : p + 6 + d[p + 5]])
                         if t is not None:
-                            size, mid_at, vo, mid, suffix, unpack, conv, tag = t
+                            size, mid_at, vo, mid, suffix, unpack, conv, tag, _, _ = t
                             if (
                                 n - p == size
                                 and d.endswith(suffix)
@@ -119,8 +152,12 @@ class RunDecoder:
                                 else:
                                     assert events is not None
                                     events.append(ScalarEvent(run, tag, step, value, wall))
+                                    if owners is not None:
+                                        owners.append(i)
                                 continue
-                self._general(d, p, columns, events)
+                added = self._general(d, p, columns, events)
+                if owners is not None:
+                    owners.extend(repeat(i, added))
             except (MalformedEvent, IndexError) as exc:
                 report(
                     i,
@@ -128,13 +165,15 @@ class RunDecoder:
                     if isinstance(exc, MalformedEvent)
                     else "malformed event (truncated field)",
                 )
+        return len(index)
 
     def _general(
         self, d: bytes, p: int, columns: Columns | None, events: list[ScalarEvent] | None
-    ) -> None:
+    ) -> int:
+        """Decode one payload field by field; answer how many scalars it held."""
         ev = _proto.parse_event(d)
         if not ev.summaries:
-            return
+            return 0
         found: list[tuple[str, _proto.Scalar]] = []
         nvalues = 0
         for span in ev.summaries:
@@ -156,6 +195,7 @@ class RunDecoder:
                 events.append(ScalarEvent(self.run, tag, ev.step, sc.value, ev.wall_time))
         if nvalues == 1 and len(found) == 1 and p > 0 and ev.last_header_field < p:
             self._remember(d, p, found[0])
+        return len(found)
 
     def _scalar(self, d: bytes, vspan: _proto.Span) -> tuple[str, _proto.Scalar] | None:
         v = _proto.parse_value(d, vspan)
@@ -201,7 +241,7 @@ class RunDecoder:
         conv = sc.conv
         if conv is None and sc.fmt.format not in ("<f", "<d"):
             conv = float
-        self._templates[d[p : p + key_len]] = (
+        self._templates[d[p : p + key_len]] = Template(
             len(d) - p,
             key_len,
             vo,
@@ -210,4 +250,64 @@ class RunDecoder:
             sc.fmt.unpack_from,
             conv,
             tag,
+            d[p : p + vo],
+            sc.fmt.format,
         )
+
+
+def _merge(
+    run: str,
+    hits: list[Hits],
+    points: list[ScalarEvent],
+    owners: list[int],
+    columns: Columns | None,
+    events: list[ScalarEvent] | None,
+) -> None:
+    """Add the block hits and the per-record ``points`` (record index in ``owners``) to
+    ``columns`` or ``events``, in record order; a record's own points keep their order."""
+    if columns is None:
+        assert events is not None
+        if not hits:
+            events.extend(points)
+            return
+        index = [np.asarray(owners, dtype=np.int64), *(h.records for h in hits)]
+        merged = list(points)
+        for h in hits:
+            merged += map(ScalarEvent, repeat(run), repeat(h.tag), h.steps, h.values, h.walls)
+        order = np.argsort(np.concatenate(index), kind="stable").tolist()
+        events.extend([merged[k] for k in order])
+        return
+    parts: dict[
+        str, list[tuple[Sequence[int] | np.ndarray, list[int], list[float], list[float]]]
+    ] = {}
+    if points:
+        mine: dict[str, tuple[list[int], list[int], list[float], list[float]]] = {}
+        for ev, i in zip(points, owners, strict=True):
+            part = mine.get(ev.tag)
+            if part is None:
+                part = mine[ev.tag] = ([], [], [], [])
+                parts[ev.tag] = [part]
+            part[0].append(i)
+            part[1].append(ev.step)
+            part[2].append(ev.value)
+            part[3].append(ev.wall_time)
+    for h in hits:
+        parts.setdefault(h.tag, []).append((h.records, h.steps, h.values, h.walls))
+    for tag, found in parts.items():
+        col = columns.get(tag)
+        if col is None:
+            col = columns[tag] = ([], [], [])
+        if len(found) == 1:
+            _, steps, values, walls = found[0]
+        else:
+            where = np.concatenate([np.asarray(f[0], dtype=np.int64) for f in found])
+            order = np.argsort(where, kind="stable").tolist()
+            steps = [x for f in found for x in f[1]]
+            values = [x for f in found for x in f[2]]
+            walls = [x for f in found for x in f[3]]
+            steps = [steps[k] for k in order]
+            values = [values[k] for k in order]
+            walls = [walls[k] for k in order]
+        col[0].extend(steps)
+        col[1].extend(values)
+        col[2].extend(walls)

@@ -10,6 +10,8 @@ from collections.abc import Callable, Iterable, Iterator
 from fnmatch import fnmatchcase
 from typing import Any, BinaryIO
 
+import numpy as np
+
 from picsellia_tf.errors import ValidationError
 from picsellia_tf.tfevents._decoder import Columns, RunDecoder, TagFilter
 from picsellia_tf.tfevents._framing import HEADER, split
@@ -69,9 +71,9 @@ class EventFileTailer:
             raise TFEventsError(message, path=self.path, offset=offset)
         warnings.warn(message, TFEventsWarning, stacklevel=4)
 
-    def _reporter(self, base: int, starts: list[int]) -> Callable[[int, str], None]:
+    def _reporter(self, base: int, starts: np.ndarray) -> Callable[[int, str], None]:
         def report(i: int, what: str) -> None:
-            self._problem(base + starts[i] - HEADER, what + ", skipped")
+            self._problem(base + int(starts[i]) - HEADER, what + ", skipped")
 
         return report
 
@@ -103,7 +105,7 @@ class EventFileTailer:
                 base = self._offset
                 for off in frames.bad_data:
                     self._problem(base + off, "corrupt record (data CRC mismatch), skipped")
-                if frames.starts:
+                if frames.starts.size:
                     report = self._reporter(base, frames.starts)
                     self._decoder.decode(
                         buf, frames.starts, frames.lengths, report, columns, events
