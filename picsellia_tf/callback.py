@@ -215,7 +215,6 @@ class PicselliaCallback(_CallbackBase):
         self._batches_seen = 0
         self._warned: set[str] = set()  # per fit: each run warns about its own spool
         self._queued_warnings: list[str] = []
-        self._hinted = False
 
     @property
     def training_id(self) -> int | None:
@@ -243,8 +242,6 @@ class PicselliaCallback(_CallbackBase):
 
     def _queue_warning(self, message: str) -> None:
         """From the sender thread: shown by the next hook, on the training thread."""
-        if "picsellia-tf sync" in message:
-            self._hinted = True
         self._queued_warnings.append(message)
 
     def _emit_queued(self) -> None:
@@ -285,7 +282,6 @@ class PicselliaCallback(_CallbackBase):
         self.sender = None
         self._warned.clear()
         self._queued_warnings.clear()
-        self._hinted = False
         self._active = _keras.is_chief(self.model)
         if not self._active:
             log.info("PicselliaCallback: not the chief worker; this worker logs nothing")
@@ -431,14 +427,13 @@ class PicselliaCallback(_CallbackBase):
             self._emit_queued()
             if delivered:
                 log.info("PicselliaCallback: %d points and previews delivered", sender.sent)
-            elif self.offline and not self._hinted:
+            elif self.offline:
                 log.info(
                     "PicselliaCallback: offline run spooled in %s; send it with: %s",
                     spool.path,
                     sync_hint(spool),
                 )
-            elif not self._hinted:
-                self._hinted = True
+            elif sender.disabled_by is None:  # else the sender already warned, naming sync
                 reason = f" ({sender.last_error})" if sender.last_error else ""
                 what = (
                     "some points could not be sent to the platform"
