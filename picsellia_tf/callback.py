@@ -461,7 +461,7 @@ def _check_previews(
     score_threshold: Any,
 ) -> PreviewSet | None:
     """The preview images, after checking every preview argument."""
-    from picsellia_tf.previews import BBOX_FORMATS, TASKS
+    from picsellia_tf.previews import TASKS, bbox_format_name
 
     def positive(name: str, value: Any) -> None:
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -487,11 +487,7 @@ def _check_previews(
             "PicselliaCallback: decode_predictions: expected a callable, got "
             f"{type(decode_predictions).__name__}"
         )
-    if bbox_format not in BBOX_FORMATS and bbox_format not in ("cxcywh", "rel_cxcywh"):
-        raise ValidationError(
-            f"PicselliaCallback: bbox_format: expected one of {', '.join(BBOX_FORMATS)}, "
-            f"got {bbox_format!r}"
-        )
+    bbox_format_name(bbox_format, "PicselliaCallback: bbox_format")
     if (
         isinstance(score_threshold, bool)
         or not isinstance(score_threshold, int | float)

@@ -53,6 +53,7 @@ from picsellia_tf.errors import ValidationError
 
 __all__ = [
     "BBOX_FORMATS",
+    "bbox_format_name",
     "LAYOUTS",
     "MASK_ALPHA",
     "MAX_SIZE",
@@ -75,6 +76,18 @@ LAYOUTS: tuple[str, ...] = ("auto", "side_by_side", "overlay")
 _BASE_FORMATS = ("xyxy", "yxyx", "xywh", "center_xywh", "center_yxhw")
 BBOX_FORMATS: tuple[str, ...] = _BASE_FORMATS + tuple("rel_" + f for f in _BASE_FORMATS)
 _FORMAT_ALIASES = {"cxcywh": "center_xywh", "rel_cxcywh": "rel_center_xywh"}
+
+
+def bbox_format_name(bbox_format: str, arg: str = "bbox_format") -> str:
+    """The standard name of a box format (``cxcywh`` -> ``center_xywh``); ValidationError if
+    it is not one :func:`render` draws."""
+    fmt = _FORMAT_ALIASES.get(bbox_format, bbox_format) if isinstance(bbox_format, str) else None
+    if fmt not in BBOX_FORMATS:
+        raise ValidationError(
+            f"{arg}: expected one of {', '.join(BBOX_FORMATS)}, got {bbox_format!r}"
+        )
+    return fmt
+
 
 MIN_SIZE = 256
 """Default smallest short side of a panel, in pixels."""
@@ -678,11 +691,7 @@ def _check_options(
         raise ValidationError(
             f"label_names: expected a list of names, got {type(label_names).__name__}"
         )
-    fmt = _FORMAT_ALIASES.get(bbox_format, bbox_format)
-    if fmt not in BBOX_FORMATS:
-        raise ValidationError(
-            f"bbox_format: expected one of {', '.join(BBOX_FORMATS)}, got {bbox_format!r}"
-        )
+    fmt = bbox_format_name(bbox_format)
     if isinstance(score_threshold, bool) or not isinstance(score_threshold, numbers.Real):
         raise ValidationError(f"score_threshold: expected a number, got {score_threshold!r}")
     for key, low in (("top_k", 1), ("max_boxes", 0), ("min_size", 1), ("max_size", 1)):

@@ -84,6 +84,14 @@ def test_every_bbox_format_gives_identical_output(fmt: str) -> None:
     assert np.array_equal(np.asarray(render_box(fmt, BOX_FORMS[fmt])), expected)
 
 
+def test_bbox_format_name_maps_aliases_and_names_the_argument() -> None:
+    assert previews.bbox_format_name("cxcywh") == "center_xywh"
+    assert previews.bbox_format_name("rel_cxcywh") == "rel_center_xywh"
+    assert previews.bbox_format_name("yxyx") == "yxyx"
+    with pytest.raises(ValidationError, match="^box_fmt: expected one of .*got None"):
+        previews.bbox_format_name(None, "box_fmt")  # type: ignore[arg-type]
+
+
 def test_unknown_bbox_format_is_named() -> None:
     with pytest.raises(ValidationError, match="bbox_format.*'xyxz'"):
         render_box("xyxz", [0, 0, 1, 1])
