@@ -17,6 +17,7 @@ from picsellia_tf.errors import (
     BadRequestError,
     ConflictError,
     NotFoundError,
+    ValidationError,
 )
 from picsellia_tf.local_platform import LocalPlatform
 from picsellia_tf.types import (
@@ -108,6 +109,19 @@ def test_dataset_used_by_project_cannot_be_deleted(client: Client, setup):
     assert [p.name for p in client.datasets.get(ds.id).used_in] == ["pets"]
     client.projects.delete(project.id)
     client.datasets.delete(ds.id)
+
+
+def test_unreadable_file_mid_upload_is_named_and_says_what_was_uploaded(
+    client: Client, tmp_path: Path
+):
+    ds = client.datasets.create("partial")
+    paths = make_images(tmp_path / "imgs", 34)
+    unreadable = tmp_path / "imgs" / "mem.png"
+    unreadable.symlink_to("/proc/self/mem")  # a file whose read fails, even for root
+    paths.insert(33, unreadable)
+    with pytest.raises(ValidationError, match=r"paths\[33\]: cannot read .*mem\.png.*32 files"):
+        client.datasets.upload(ds.id, paths)
+    assert client.datasets.get(ds.id).size == 32  # the first chunk stays uploaded
 
 
 def test_raw_data_upload_in_chunks_pages_and_download(client: Client, tmp_path: Path):

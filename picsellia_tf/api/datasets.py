@@ -111,13 +111,23 @@ class Datasets(Endpoints):
         files = _check_paths(paths)
         stored: builtins.list[RawData] = []
         for chunk in _chunks(files):
-            parts = [("files", (f.name, f.read_bytes())) for f in chunk]
+            parts = [("files", (f.name, _read(f, i, len(stored)))) for i, f in chunk]
             answer = self._client.request("POST", path, files=parts, idempotent=True)
             stored.extend(
                 wire.parse_raw_data(item, f"raw_data[{i}]")
                 for i, item in enumerate(wire.from_indexed(answer, "raw_data"))
             )
         return stored
+
+
+def _read(file: Path, index: int, uploaded: int) -> bytes:
+    try:
+        return file.read_bytes()
+    except OSError as exc:
+        raise ValidationError(
+            f"paths[{index}]: cannot read {str(file)!r}: {exc.strerror or exc} "
+            f"(the {uploaded} files before its chunk are uploaded)"
+        ) from None
 
 
 def _check_paths(paths: Any) -> builtins.list[Path]:
@@ -142,17 +152,18 @@ def _check_paths(paths: Any) -> builtins.list[Path]:
     return files
 
 
-def _chunks(files: builtins.list[Path]) -> Iterator[builtins.list[Path]]:
-    chunk: builtins.list[Path] = []
+def _chunks(files: builtins.list[Path]) -> Iterator[builtins.list[tuple[int, Path]]]:
+    """``(index in files, path)`` groups of at most a request's worth of files."""
+    chunk: builtins.list[tuple[int, Path]] = []
     size = 0
-    for f in files:
+    for i, f in enumerate(files):
         n = f.stat().st_size
         if chunk and (
             len(chunk) >= UPLOAD_FILES_PER_REQUEST or size + n > UPLOAD_BYTES_PER_REQUEST
         ):
             yield chunk
             chunk, size = [], 0
-        chunk.append(f)
+        chunk.append((i, f))
         size += n
     if chunk:
         yield chunk
