@@ -121,7 +121,10 @@ def _run(args: argparse.Namespace, planner: Planner) -> int:
             emit(args, _report(plan, warnings, dry_run=args.dry_run), "nothing to delete")
             return 0
         if args.dry_run:
-            text = f"would delete {teardown.count_phrase(plan)}:\n{listing}\n(dry run: nothing deleted)"
+            text = (
+                f"would delete {teardown.count_phrase(plan)}:\n{listing}\n"
+                "(dry run: nothing deleted)"
+            )
             emit(args, _report(plan, warnings, dry_run=True), text)
             return 0
         if not args.yes:

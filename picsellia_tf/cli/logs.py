@@ -17,14 +17,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``sync`` and ``push-logs``."""
     sync = subparsers.add_parser(
         "sync",
-        help="Send spooled logs and previews (offline runs, or runs that could not reach the platform).",
+        help=(
+            "Send spooled logs and previews (offline runs, or runs that could not reach the "
+            "platform)."
+        ),
         description=(
             "Deliver every run spooled under SPOOL_DIR (or SPOOL_DIR itself if it is one run's "
-            "directory): its points and preview images. A run whose experiment was never started is started first. Each run "
-            "goes to --host if given, else to the host recorded in its meta.json, else to "
-            "$PICSELLIA_HOST; the token comes from $PICSELLIA_TOKEN. Delivered runs are removed "
-            "from the spool; what cannot be delivered stays there. Exit 1 if anything was left "
-            "undelivered."
+            "directory): its points and preview images. A run whose experiment was never "
+            "started is started first. Each run goes to --host if given, else to the host "
+            "recorded in its meta.json, else to $PICSELLIA_HOST; the token comes from "
+            "$PICSELLIA_TOKEN. Delivered runs are removed from the spool; what cannot be "
+            "delivered stays there. Exit 1 if anything was left undelivered."
         ),
     )
     sync.add_argument("spool_dir", metavar="SPOOL_DIR", help="spool directory or one run in it")

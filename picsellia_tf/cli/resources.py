@@ -313,7 +313,8 @@ def _datasets_upload(args: argparse.Namespace) -> int:
         except (PicselliaError, OSError):
             _progress(
                 f"stopped after {len(uploaded)}/{len(files)} files in dataset "
-                f"{dataset.name!r} ({dataset.id}); run the upload again with --dataset {dataset.id}",
+                f"{dataset.name!r} ({dataset.id}); run the upload again with "
+                f"--dataset {dataset.id}",
             )
             raise
     text = f"uploaded {len(uploaded)} files to dataset {dataset.name!r} ({dataset.id})"

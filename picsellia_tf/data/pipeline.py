@@ -60,7 +60,8 @@ def decode(path: tf.Tensor) -> tf.Tensor:
 def pad_geometry(
     height: tf.Tensor, width: tf.Tensor, target: tuple[int, int]
 ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor]:
-    """``(scaled_h, scaled_w, top, left)`` of a ``height`` x ``width`` image fitted in ``target``."""
+    """``(scaled_h, scaled_w, top, left)`` of a ``height`` x ``width`` image fitted in
+    ``target``."""
     th, tw = float(target[0]), float(target[1])
     fh = tf.cast(height, tf.float32)
     fw = tf.cast(width, tf.float32)

@@ -89,10 +89,11 @@ def _record(
     if time_spent < 0:
         raise bad_request(f"field '{name}.time_spent': must be >= 0")
     qanda = optional(item, "QandA", dict, {}, name)
+    listed = require(item, "annotations", object, name)
     shapes = [
         parse_shape(shape, shape_name, labels)
-        for shape_name, shape in objects(require(item, "annotations", object, name), f"{name}.annotations")
-    ]  # fmt: skip
+        for shape_name, shape in objects(listed, f"{name}.annotations")
+    ]
     return project["id"], raw_id, time_spent, dumps(qanda), dumps(shapes)
 
 
