@@ -2,12 +2,14 @@
 
 A small Keras MLP (steps of a few ms) trains against the local platform, served from another
 process (as a real platform is remote) with ``--latency`` seconds (default 50 ms) injected into
-every request. Three configurations, each a fresh model
+every request. Four configurations, each a fresh model
 fitted for ``--epochs`` epochs, in ``--rounds`` interleaved rounds (so machine noise hits all
 of them alike); the first epoch of each fit (tracing) is dropped and the median epoch time is
 reported:
 
 - baseline: no callback;
+- noop: a callback whose batch hook does nothing (what Keras itself charges for any per-batch
+  callback: it turns each batch's metrics into Python floats for the hooks);
 - picsellia: ``PicselliaCallback(log_every_n_batches=1)`` (spool + background sender);
 - naive: a callback that posts each batch's metrics synchronously (``post_logs`` in the hook),
   what the background sender avoids (one round only: it is slow by design).
@@ -93,6 +95,18 @@ class EpochTimer:
         self.callback = keras.callbacks.LambdaCallback(on_epoch_begin=begin, on_epoch_end=end)
 
 
+def _noop_callback(keras: Any) -> Any:
+    class NoopBatchCallback(keras.callbacks.Callback):
+        """Takes every batch hook and does nothing: what Keras itself charges for one."""
+
+        async_safe = True
+
+        def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
+            pass
+
+    return NoopBatchCallback()
+
+
 def _naive_callback(keras: Any, client: Any, training_id: int, network_id: str) -> Any:
     class NaiveCallback(keras.callbacks.Callback):
         """Posts every batch's metrics from the hook, synchronously."""
@@ -115,7 +129,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer rounds and epochs")
     parser.add_argument("--latency", type=float, default=0.05, help="seconds added per request")
-    parser.add_argument("--steps", type=int, default=100, help="batches per epoch")
+    parser.add_argument("--steps", type=int, default=300, help="batches per epoch")
     parser.add_argument("--epochs", type=int, default=None, help="epochs per fit (first untimed)")
     parser.add_argument("--rounds", type=int, default=None, help="interleaved rounds")
     args = parser.parse_args()
@@ -137,9 +151,11 @@ def main() -> int:
         server, url, token = _start_server(Path(tmp) / "platform", args.latency)
         client = Client(token, url)
         project = client.projects.create("bench", "classification")
-        epoch_times: dict[str, list[float]] = {"baseline": [], "picsellia": [], "naive": []}
-        cpu: dict[str, list[float]] = {"baseline": [], "picsellia": [], "naive": []}
+        names = ("baseline", "noop", "picsellia", "naive")
+        epoch_times: dict[str, list[float]] = {name: [] for name in names}
+        cpu: dict[str, list[float]] = {name: [] for name in names}
         paired: list[float] = []
+        paired_noop: list[float] = []
         checks: list[tuple[int, str, int]] = []
 
         def run(name: str, n_epochs: int, extra: list[Any]) -> float:
@@ -161,11 +177,14 @@ def main() -> int:
 
         for r in range(rounds):
             medians: dict[str, float] = {}
-            order = ["baseline", "picsellia"]
+            order = ["baseline", "noop", "picsellia"]
             random.Random(r).shuffle(order)
             for name in order:
                 if name == "baseline":
                     medians[name] = run(name, epochs, [])
+                    continue
+                if name == "noop":
+                    medians[name] = run(name, epochs, [_noop_callback(keras)])
                     continue
                 exp = client.experiments.init(project.id, "bench-mlp")
                 cb = PicselliaCallback(
@@ -178,6 +197,7 @@ def main() -> int:
                 medians[name] = run(name, epochs, [cb])
                 checks.append((exp.training_id, exp.network_id, cb.sender.sent if cb.sender else 0))
             paired.append(medians["picsellia"] / medians["baseline"])
+            paired_noop.append(medians["picsellia"] / medians["noop"])
             print(f"round {r + 1}/{rounds}: ratio {paired[-1]:.3f}", file=sys.stderr)
 
         exp = client.experiments.init(project.id, "bench-naive")
@@ -210,6 +230,7 @@ def main() -> int:
     print("|---|---:|---:|---:|---:|")
     for name, label in (
         ("baseline", "no callback (baseline)"),
+        ("noop", "a no-op per-batch callback (Keras's own cost of batch hooks)"),
         ("picsellia", "PicselliaCallback(log_every_n_batches=1)"),
         ("naive", "naive: synchronous post_logs in every batch hook"),
     ):
@@ -223,6 +244,11 @@ def main() -> int:
     print(
         f"paired (per round) ratio picsellia/baseline: median {statistics.median(paired):.3f}, "
         f"min {min(paired):.3f}, max {max(paired):.3f}"
+    )
+    print(
+        f"paired (per round) ratio picsellia/no-op callback: median "
+        f"{statistics.median(paired_noop):.3f}, min {min(paired_noop):.3f}, "
+        f"max {max(paired_noop):.3f}"
     )
     print(f"every point of the {len(checks)} picsellia runs reached the server: yes")
     return 0

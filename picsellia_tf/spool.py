@@ -185,14 +185,23 @@ def _read_lines(path: Path, offset: int, limit: int) -> tuple[list[bytes], int]:
         return lines, offset
     with fh:
         fh.seek(offset)
-        while len(lines) < limit:
-            line = fh.readline()
-            if not line.endswith(b"\n"):
-                break
-            offset += len(line)
-            if line.strip():
-                lines.append(line)
-    return lines, offset
+        tail = b""
+        while True:
+            block = fh.read(_READ_BLOCK)
+            if not block:
+                return lines, offset
+            parts = (tail + block).split(b"\n")
+            tail = parts.pop()  # not ended by a newline (yet)
+            for part in parts:
+                offset += len(part) + 1
+                if part.strip():
+                    lines.append(part)
+                    if len(lines) >= limit:
+                        return lines, offset
+
+
+_READ_BLOCK = 1 << 20
+"""Bytes read at a time from a spool file."""
 
 
 _encoded_tags: dict[str, str] = {}

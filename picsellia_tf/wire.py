@@ -496,6 +496,9 @@ def check_choice(value: Any, choices: Sequence[str], arg: str) -> str:
 
 
 def _number(value: Any, arg: str) -> float | int:
+    kind = type(value)
+    if kind is float or kind is int:  # the common case, without the ABC checks below
+        return value
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise _invalid(arg, f"expected a number, got {value!r}")
     return int(value) if isinstance(value, numbers.Integral) else float(value)
@@ -731,6 +734,9 @@ def encode_logs(logs: Any, arg: str = "logs") -> dict[str, dict[str, list[Any]]]
             raise _invalid(where, "needs both 'step' and 'value'")
         steps = []
         for j, s in enumerate(check_list(series["step"], f"{where}['step']")):
+            if type(s) is int and s >= 0:  # the common case, without the ABC checks below
+                steps.append(s)
+                continue
             if isinstance(s, bool) or not isinstance(s, numbers.Integral) or s < 0:
                 raise _invalid(f"{where}['step'][{j}]", f"a step must be an int >= 0, got {s!r}")
             steps.append(int(s))
