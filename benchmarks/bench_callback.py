@@ -2,7 +2,7 @@
 
 A small Keras MLP (steps of a few ms) trains against the local platform, served from another
 process (as a real platform is remote) with ``--latency`` seconds (default 50 ms) injected into
-every request. Four configurations, each a fresh model
+every request. Five configurations, each a fresh model
 fitted for ``--epochs`` epochs, in ``--rounds`` interleaved rounds (so machine noise hits all
 of them alike); the first epoch of each fit (tracing) is dropped and the median epoch time is
 reported:
@@ -10,6 +10,7 @@ reported:
 - baseline: no callback;
 - noop: a callback whose batch hook does nothing (what Keras itself charges for any per-batch
   callback: it turns each batch's metrics into Python floats for the hooks);
+- offline: the same callback with ``offline=True``: the hooks' spooling alone, no delivery;
 - picsellia: ``PicselliaCallback(log_every_n_batches=1)`` (spool + background sender);
 - naive: a callback that posts each batch's metrics synchronously (``post_logs`` in the hook),
   what the background sender avoids (one round only: it is slow by design).
@@ -151,7 +152,7 @@ def main() -> int:
         server, url, token = _start_server(Path(tmp) / "platform", args.latency)
         client = Client(token, url)
         project = client.projects.create("bench", "classification")
-        names = ("baseline", "noop", "picsellia", "naive")
+        names = ("baseline", "noop", "offline", "picsellia", "naive")
         epoch_times: dict[str, list[float]] = {name: [] for name in names}
         cpu: dict[str, list[float]] = {name: [] for name in names}
         paired: list[float] = []
@@ -177,7 +178,7 @@ def main() -> int:
 
         for r in range(rounds):
             medians: dict[str, float] = {}
-            order = ["baseline", "noop", "picsellia"]
+            order = ["baseline", "noop", "offline", "picsellia"]
             random.Random(r).shuffle(order)
             for name in order:
                 if name == "baseline":
@@ -185,6 +186,17 @@ def main() -> int:
                     continue
                 if name == "noop":
                     medians[name] = run(name, epochs, [_noop_callback(keras)])
+                    continue
+                if name == "offline":
+                    spooler = PicselliaCallback(
+                        client,
+                        training_id=1,
+                        network_id="offline",
+                        log_every_n_batches=1,
+                        offline=True,
+                        spool_dir=Path(tmp) / "offline-spool",
+                    )
+                    medians[name] = run(name, epochs, [spooler])
                     continue
                 exp = client.experiments.init(project.id, "bench-mlp")
                 cb = PicselliaCallback(
@@ -231,6 +243,7 @@ def main() -> int:
     for name, label in (
         ("baseline", "no callback (baseline)"),
         ("noop", "a no-op per-batch callback (Keras's own cost of batch hooks)"),
+        ("offline", "PicselliaCallback(log_every_n_batches=1, offline=True): spool only"),
         ("picsellia", "PicselliaCallback(log_every_n_batches=1)"),
         ("naive", "naive: synchronous post_logs in every batch hook"),
     ):
