@@ -36,6 +36,12 @@ def add_image_options(
     p.add_argument("--cache-dir", default=None, help="image cache (default: data.load's)")
 
 
+def add_preview_options(p: argparse.ArgumentParser) -> None:
+    """The flags of the examples that upload previews."""
+    p.add_argument("--previews", type=int, default=4 if SMALL else 8, help="images shown")
+    p.add_argument("--out-dir", default="picsellia-previews", help="where the previews are saved")
+
+
 @contextlib.contextmanager
 def platform_client(data_dir: str) -> Iterator[tuple[Client, str]]:
     """The real platform's client with ``PICSELLIA_TOKEN``, else a local platform's."""

@@ -36,12 +36,7 @@ MODEL_NAME = "tiny-segmenter"
 def parse_args() -> argparse.Namespace:
     parser = _common.parser(__doc__, epochs=(30, 2))
     _common.add_image_options(parser, images=(600, 60), image_size=32, batch_size=32)
-    parser.add_argument(
-        "--previews", type=int, default=4 if _common.SMALL else 8, help="images shown"
-    )
-    parser.add_argument(
-        "--out-dir", default="picsellia-previews", help="where the previews are saved"
-    )
+    _common.add_preview_options(parser)
     return parser.parse_args()
 
 
