@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
 
+from picsellia_tf import wire
 from picsellia_tf.errors import ValidationError
 from picsellia_tf.wire import WireError
 from picsellia_tf.wire import check_choice as choice
@@ -44,6 +45,15 @@ class Endpoints:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self._client!r})"
+
+    def _ranged(
+        self, path: str, start: int, stop: int, parse: Callable[[Any, str], T], name: str
+    ) -> list[T]:
+        """Items ``start`` to ``stop - 1`` of a ranged GET route, each through ``parse``."""
+        answer = self._client.request("GET", path, json={"range": span(start, stop)})
+        return [
+            parse(item, f"{name}[{i}]") for i, item in enumerate(wire.from_indexed(answer, name))
+        ]
 
 
 def route(prefix: str, *segments: object) -> str:

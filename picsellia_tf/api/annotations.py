@@ -14,7 +14,6 @@ from picsellia_tf.api._base import (
     ident,
     pages,
     route,
-    span,
 )
 from picsellia_tf.errors import ValidationError
 from picsellia_tf.types import ImageAnnotation
@@ -27,13 +26,8 @@ class Annotations(Endpoints):
 
     def list(self, project_id: str, start: int, stop: int) -> builtins.list[ImageAnnotation]:
         """Annotated images ``start`` to ``stop - 1``, in the order first uploaded."""
-        body = {"range": span(start, stop)}
         path = route("/api/v1/annotations", ident(project_id, "project_id"))
-        answer = self._client.request("GET", path, json=body)
-        return [
-            wire.parse_image_annotation(item, f"annotations[{i}]")
-            for i, item in enumerate(wire.from_indexed(answer, "annotations"))
-        ]
+        return self._ranged(path, start, stop, wire.parse_image_annotation, "annotations")
 
     def iter(self, project_id: str, page_size: int = 100) -> Iterator[ImageAnnotation]:
         """Every annotated image of a project, fetched ``page_size`` at a time."""

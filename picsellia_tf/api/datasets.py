@@ -18,7 +18,6 @@ from picsellia_tf.api._base import (
     ident,
     pages,
     route,
-    span,
     string,
     text,
 )
@@ -69,12 +68,8 @@ class Datasets(Endpoints):
 
     def raw_data(self, id: str, start: int, stop: int) -> builtins.list[RawData]:
         """Files ``start`` to ``stop - 1`` of a dataset, in upload order."""
-        body = {"range": span(start, stop)}
-        answer = self._client.request("GET", route("/api/v1/raw_data", ident(id, "id")), json=body)
-        return [
-            wire.parse_raw_data(item, f"raw_data[{i}]")
-            for i, item in enumerate(wire.from_indexed(answer, "raw_data"))
-        ]
+        path = route("/api/v1/raw_data", ident(id, "id"))
+        return self._ranged(path, start, stop, wire.parse_raw_data, "raw_data")
 
     def iter_raw_data(self, id: str, page_size: int = 100) -> Iterator[RawData]:
         """Every file of a dataset, fetched ``page_size`` at a time."""
