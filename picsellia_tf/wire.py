@@ -333,7 +333,7 @@ def parse_model(d: Any) -> Model:
 def parse_experiment(
     d: Any, *, project_id: str | None = None, model_name: str | None = None
 ) -> Experiment:
-    """``POST /sdk/init_model``: ``{"network_id", "training_id"}``."""
+    """``GET /sdk/init_model``: ``{"network_id", "training_id"}``."""
     d = _obj(d, "experiment")
     return Experiment(
         network_id=_str(d, "network_id", "experiment"),
@@ -341,6 +341,23 @@ def parse_experiment(
         project_id=project_id,
         model_name=model_name,
     )
+
+
+def parse_presigned_post(d: Any) -> tuple[str, dict[str, Any]]:
+    """``GET /sdk/get_post_url_preview``: the storage URL and form fields of a presigned POST,
+    from the nested ``{"url": {"url", "fields"}}`` the released SDK read, or a flat
+    ``{"url", "fields"}``."""
+    d = _obj(d, "answer")
+    inner = d.get("url")
+    if isinstance(inner, Mapping):
+        d = inner
+    url, fields = d.get("url"), d.get("fields")
+    if not isinstance(url, str) or not url:
+        raise WireError(f"answer: missing field 'url' (a string) in {str(d)[:200]}")
+    if not isinstance(fields, Mapping):
+        got = "nothing" if fields is None else type(fields).__name__
+        raise WireError(f"answer: field 'fields' should be a dict, got {got}")
+    return url, dict(fields)
 
 
 def parse_preview(d: Any, where: str = "preview") -> Preview:

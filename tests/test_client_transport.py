@@ -318,6 +318,41 @@ def test_post_logs_is_retried_but_other_posts_are_not(recorder):
     assert info.value.status == 503 and len(recorder.requests) == 3
 
 
+def test_init_sends_a_get_with_its_json_body_once(recorder):
+    version = json_reply(200, {"network_id": "m1", "training_id": 4})
+    recorder.script = scripted(json_reply(503, {"error": "busy"}), version)
+    client = make_client(recorder.url)
+    with pytest.raises(ServerError):
+        client.experiments.init("p1", "resnet")
+    assert len(recorder.requests) == 1  # it creates a version: never retried blindly
+    exp = client.experiments.init("p1", "resnet", project_token="tok-p1")
+    assert (exp.network_id, exp.training_id, exp.project_id) == ("m1", 4, "p1")
+    sent = recorder.requests[-1]
+    assert (sent["method"], sent["path"]) == ("GET", "/sdk/init_model")
+    assert sent["headers"]["Content-Type"] == "application/json"
+    assert json.loads(sent["body"]) == {
+        "project_id": "p1",
+        "model_name": "resnet",
+        "project_token": "tok-p1",
+    }
+
+
+@pytest.mark.parametrize("nested", [True, False])
+def test_preview_upload_reads_the_nested_and_the_flat_answer(recorder, other_host, nested):
+    form = {"url": other_host.url + "/upload", "fields": {"key": "k", "policy": "p"}}
+    recorder.script = lambda *a: json_reply(200, {"url": form} if nested else form)
+    other_host.script = lambda *a: (204, {}, b"")
+    name = make_client(recorder.url).experiments.upload_preview(
+        3, "m1", b"\x89PNG\r\n\x1a\nxx", project_id="p1", name="a.png"
+    )
+    assert name == "p1/m1/3/results/a.png"
+    assert json.loads(recorder.requests[0]["body"]) == {"object_name": name}
+    (upload,) = other_host.requests
+    assert upload["method"] == "POST" and upload["path"] == "/upload"
+    assert b'name="policy"' in upload["body"] and b"\x89PNG" in upload["body"]
+    assert "Authorization" not in upload["headers"]
+
+
 def test_retries_stop_after_max_retries(recorder):
     recorder.script = lambda *a: json_reply(504, {"error": "gateway"})
     with pytest.raises(ServerError) as info:

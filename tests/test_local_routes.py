@@ -136,6 +136,43 @@ def test_post_logs_takes_ten_thousand_points_in_one_request(api: Api) -> None:
     assert series["step"] == steps and series["value"][7000] == 1000.0
 
 
+def test_init_model_answers_get_and_post_by_project_id_or_token(api: Api) -> None:
+    project = setup_project(api)["project_id"]
+    by_token = {"model_name": "p-m", "project_token": project}  # as the released SDK sends it
+    assert api.ok("GET", "/sdk/init_model", by_token)["training_id"] == 2
+    both = {**by_token, "project_id": project}
+    assert api.ok("POST", "/sdk/init_model", both)["training_id"] == 3
+    other = api.ok("POST", "/api/v1/create_project", {"project_name": "q", "type": "detection"})
+    message = api.error(
+        400, "GET", "/sdk/init_model", {**by_token, "project_id": other["project_id"]}
+    )
+    assert "name different projects" in message
+    assert "'project_token'" in api.error(400, "GET", "/sdk/init_model", {"model_name": "p-m"})
+    api.error(404, "GET", "/sdk/init_model", {"model_name": "p-m", "project_token": "nope"})
+
+
+def test_sdk_routes_answer_the_statuses_and_take_the_fields_the_released_sdk_sends(
+    api: Api,
+) -> None:
+    ids = setup_project(api)
+    extra = {"project_token": ids["project_id"]}
+    logs = {"loss": {"step": [0], "value": [1.0]}}
+    response = api.call("POST", "/sdk/post_logs", {**version_of(ids), **extra, "logs": logs})
+    assert response.status_code == 201 and response.json()["message"] == "Metrics saved"
+    name = f"{ids['project_id']}/{ids['network_id']}/{ids['training_id']}/results/a.png"
+    answer = api.call(
+        "GET", "/sdk/get_post_url_preview", {"object_name": name, "bucket_model": False}
+    )
+    assert answer.status_code == 200
+    form = answer.json()["url"]
+    upload = requests.post(
+        form["url"], data=form["fields"], files={"file": (name, png(3, 3))}, timeout=10
+    )
+    assert upload.status_code == 204
+    response = api.call("POST", "/sdk/post_preview", {**version_of(ids), **extra, "urls": [name]})
+    assert response.status_code == 201 and response.json()["message"] == "Preview saved"
+
+
 def test_training_ids_are_never_reused(api: Api) -> None:
     ids = setup_project(api)
     project, model = ids["project_id"], ids["network_id"]

@@ -39,13 +39,22 @@ class Experiments(Endpoints):
         self._projects: dict[tuple[str, int], str] = {}
         self._lock = threading.Lock()
 
-    def init(self, project_id: str, model_name: str) -> Experiment:
-        """Start a new version of ``model_name`` in a project (the model is created if new)."""
+    def init(
+        self, project_id: str, model_name: str, *, project_token: str | None = None
+    ) -> Experiment:
+        """Start a new version of ``model_name`` in a project (the model is created if new).
+
+        Sent as the released SDK sent it, ``GET /sdk/init_model`` with a JSON body, once: it
+        creates a version, so it is never retried blindly. ``project_token`` (the released
+        SDK's name for a project) is sent too when given.
+        """
         body = {
             "project_id": ident(project_id, "project_id"),
             "model_name": text(model_name, "model_name"),
         }
-        answer = self._client.request("POST", "/sdk/init_model", json=body)
+        if project_token is not None:
+            body["project_token"] = text(project_token, "project_token")
+        answer = self._client.request("GET", "/sdk/init_model", json=body, idempotent=False)
         exp = wire.parse_experiment(
             answer, project_id=body["project_id"], model_name=body["model_name"]
         )
@@ -116,7 +125,7 @@ class Experiments(Endpoints):
         answer = self._client.request(
             "GET", "/sdk/get_post_url_preview", json={"object_name": object_name}
         )
-        url, fields = answer_field(answer, "url", str), answer_field(answer, "fields", dict)
+        url, fields = wire.parse_presigned_post(answer)
         self._client.storage_post(url, fields, filename, data)
         return object_name
 

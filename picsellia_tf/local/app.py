@@ -28,7 +28,8 @@ class Route:
     """One route: ``handler(ctx, **url_args)`` answers ``method rule``.
 
     ``auth``: needs a Bearer token. ``tx``: runs inside one database transaction (``ctx.db``);
-    handlers doing file work set it False and open their own.
+    handlers doing file work set it False and open their own. ``status``: the success status
+    of a JSON answer (201 where the released SDK checks for it).
     """
 
     method: str
@@ -36,6 +37,7 @@ class Route:
     handler: Handler
     auth: bool = True
     tx: bool = True
+    status: int = 200
 
 
 class Ctx:
@@ -155,7 +157,7 @@ class App:
                 action()
             except OSError:
                 log.warning("cleanup after %s %s failed", request.method, request.path)
-        return result if isinstance(result, Response) else json_response(result)
+        return result if isinstance(result, Response) else json_response(result, route.status)
 
     def _authenticate(self, request: Request) -> User:
         header = request.headers.get("Authorization")

@@ -30,9 +30,26 @@ def find_experiment(ctx: Ctx) -> Any:
     return row
 
 
+def _init_project(ctx: Ctx) -> Any:
+    """The project an init_model body names: ``project_id`` (the v1 reference's word) or
+    ``project_token`` (the released SDK's; the local platform's project token is the
+    project's id). Both may be given, naming the same project."""
+    body = ctx.body
+    given = [key for key in ("project_id", "project_token") if body.get(key) is not None]
+    if not given:
+        raise bad_request("missing field 'project_id' (or the released SDK's 'project_token')")
+    ids = {key: require(body, key, str) for key in given}
+    if len(set(ids.values())) > 1:
+        raise bad_request(
+            f"fields 'project_id' ({ids['project_id']!r}) and 'project_token' "
+            f"({ids['project_token']!r}) name different projects"
+        )
+    return ctx.owned("projects", ids[given[0]])
+
+
 def init_model(ctx: Ctx) -> dict[str, Any]:
     """A new experiment version of the named model (created and attached if needed)."""
-    project = ctx.owned("projects", require(ctx.body, "project_id", str))
+    project = _init_project(ctx)
     name = text(ctx.body, "model_name")
     model = ctx.db.execute(
         "SELECT * FROM models WHERE org_id = ? AND name = ?", (ctx.org, name)
@@ -127,12 +144,14 @@ def get_logs(ctx: Ctx) -> dict[str, Any]:
 
 
 ROUTES = [
+    # The released SDK sends a GET with a JSON body; POST is kept for earlier clients.
+    Route("GET", "/sdk/init_model", init_model),
     Route("POST", "/sdk/init_model", init_model),
     Route(
         "DELETE",
         "/api/v1/delete_experiments/<project_id>/<model_id>/<int:training_id>",
         delete_experiment,
     ),
-    Route("POST", "/sdk/post_logs", post_logs),
+    Route("POST", "/sdk/post_logs", post_logs, status=201),
     Route("GET", "/sdk/get_logs", get_logs),
 ]

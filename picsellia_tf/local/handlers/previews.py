@@ -27,7 +27,9 @@ def _parts(object_name: str, name: str) -> tuple[str, str, int]:
 
 
 def post_url(ctx: Ctx) -> dict[str, Any]:
-    """A presigned POST for one preview image of an existing version."""
+    """A presigned POST for one preview image of an existing version, nested under ``url``
+    as the released SDK reads it: ``{"url": {"url", "fields"}}``. The SDK's ``bucket_model``
+    field is accepted and ignored (previews have one bucket here)."""
     object_name = require(ctx.body, "object_name", str)
     project_id, model_id, training_id = _parts(object_name, "object_name")
     ctx.owned("projects", project_id)
@@ -41,7 +43,7 @@ def post_url(ctx: Ctx) -> dict[str, Any]:
             f"experiment version {training_id} of model '{model_id}' not found "
             f"in project '{project_id}'"
         )
-    return ctx.storage.post_form(ctx.request.host_url, object_name)
+    return {"url": ctx.storage.post_form(ctx.request.host_url, object_name)}
 
 
 def post_preview(ctx: Ctx) -> dict[str, Any]:
@@ -79,6 +81,6 @@ def get_previews(ctx: Ctx) -> dict[str, Any]:
 
 ROUTES = [
     Route("GET", "/sdk/get_post_url_preview", post_url),
-    Route("POST", "/sdk/post_preview", post_preview),
+    Route("POST", "/sdk/post_preview", post_preview, status=201),
     Route("GET", "/sdk/get_previews", get_previews),
 ]
