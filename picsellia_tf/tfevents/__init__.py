@@ -26,12 +26,31 @@ is read on a later poll, new event files and new run directories are picked up o
 poll, a log directory that does not exist yet reads as empty. One tailer per thread.
 ``EventFileTailer`` does the same for one file.
 
-What is read: every file whose name contains ``tfevents`` under the directory, recursively;
-each directory holding such files is a run, named by its path relative to the log directory
-(``train``, ``validation``, ``a/b``); files directly in the log directory form the run ``""``.
-Runs are read in name order, the files of a run in name order (``events.out.tfevents.<time>``
-sorts by time), records in file order. A point's tag is ``<run>/<tag>`` (the bare tag in the
-run ``""``). Scalars are TF1 ``simple_value`` summaries and TF2 tensor summaries of the
+What is read: every file whose name contains ``tfevents`` under the directory, recursively,
+symbolic links to folders and files followed (as TensorBoard does); a link back to a folder
+being read already (a cycle) is not followed, with a :class:`TFEventsWarning`. Each directory
+holding such files is a run, named by its path relative to the log directory, through the
+links' names (``train``, ``validation``, ``a/b``); files directly in the log directory form the
+run ``""``. Runs are read in name order, the files of a run in name order
+(``events.out.tfevents.<time>`` sorts by time), records in file order.
+
+Series names: a point's tag is ``<run>/<tag>`` (the bare tag in the run ``""``), the tag's
+bytes decoded as UTF-8 (invalid bytes as U+FFFD). Every series (run, tag as written) keeps a
+key of its own: when a second series would get a key already given out (a root tag
+``train/loss`` and a run ``train``'s tag ``loss``; two tags of invalid UTF-8 that decode
+alike), the second one read is named ``<key> (2)`` (``(3)``... if that is taken too), with a
+:class:`TFEventsWarning` naming both. The root run is read first, so its tags keep their
+names.
+
+Restarts: as in TensorBoard, a run's first ``SessionLog.START`` event is its start and each
+later one a restart (a TF1 session resumed from a checkpoint): the run's points at or after
+the restart's step read before it are dropped, in every tag of the run (files of version
+``brain.Event:2``, what every writer of the last years writes; older files are not purged).
+:func:`read_logs` and one :meth:`LogdirTailer.poll_logs` apply this to everything they return;
+the streams (:func:`iter_scalars`, :func:`follow`, ``poll``) cannot take back points already
+handed out, so they may yield old points the restart supersedes, followed by the new ones at
+the same steps (what a receiver keyed by (tag, step), as ``post_logs`` is, ends up with is
+TensorBoard's reading, except old points past the restarted run's last step). Scalars are TF1 ``simple_value`` summaries and TF2 tensor summaries of the
 ``scalars`` plugin (rank 0, any integer, float or bool dtype); the plugin comes from the
 first summary of a tag that carries metadata, remembered for the whole run. Images,
 histograms, text, graphs and other events are skipped.

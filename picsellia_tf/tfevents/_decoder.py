@@ -12,6 +12,7 @@ path; it only saves time. Large batches are first matched against the templates 
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 from itertools import repeat
 from struct import Struct
@@ -21,7 +22,7 @@ import numpy as np
 from picsellia_tf.tfevents import _blocks, _proto
 from picsellia_tf.tfevents._blocks import Hits, Template
 from picsellia_tf.tfevents._proto import MalformedEvent
-from picsellia_tf.tfevents._types import ScalarEvent
+from picsellia_tf.tfevents._types import ScalarEvent, TFEventsWarning
 
 _DOUBLE = Struct("<d")
 SCALARS_PLUGIN = b"scalars"
@@ -32,16 +33,68 @@ Report = Callable[[int, str], None]  # (index of the record in the batch, what i
 TagFilter = Callable[[str, str], bool]  # (LOGS tag, tag as written) -> keep?
 
 
-class RunDecoder:
-    """Decodes the event payloads of one run, remembering each tag's plugin across its files."""
+def _describe(run: str, raw: bytes) -> str:
+    try:
+        tag = repr(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        tag = f"{raw!r} (not valid UTF-8)"
+    return f"run {run!r} tag {tag}" if run else f"tag {tag} of the log directory's root"
 
-    def __init__(self, run: str, tag_filter: TagFilter | None = None):
+
+class SeriesKeys:
+    """The LOGS keys given out so far, one per series (run, tag as written).
+
+    A series keeps its natural key (``<run>/<tag>``, the bare tag in the root) unless another
+    series already holds it: then it is named ``<key> (2)`` (or the next free number), with a
+    :class:`TFEventsWarning`. This keeps apart a root tag ``train/loss`` and a run ``train``'s
+    tag ``loss``, and two tags whose bytes are not UTF-8 but decode alike."""
+
+    def __init__(self) -> None:
+        self._owners: dict[str, tuple[str, bytes]] = {}
+
+    def claim(self, key: str, run: str, raw: bytes) -> str:
+        """The key of the series ``(run, raw)`` whose natural key is ``key``."""
+        owner = (run, raw)
+        holder = self._owners.setdefault(key, owner)
+        if holder == owner:
+            return key
+        n = 2
+        while self._owners.setdefault(f"{key} ({n})", owner) != owner:
+            n += 1
+        named = f"{key} ({n})"
+        warnings.warn(
+            f"{_describe(run, raw)} would share the series key {key!r} with "
+            f"{_describe(*holder)}; it is read as {named!r}",
+            TFEventsWarning,
+            stacklevel=2,
+        )
+        return named
+
+
+class RunDecoder:
+    """Decodes the event payloads of one run, remembering each tag's plugin across its files.
+
+    As in TensorBoard, a run's first ``SessionLog.START`` event is its start and each later one
+    a restart: the run's points at or after the restart's step that were read before it are
+    dropped. Only in files of version 2 or later (``brain.Event:2``, what every TensorFlow,
+    Keras and tensorboardX writer writes)."""
+
+    def __init__(
+        self, run: str, tag_filter: TagFilter | None = None, keys: SeriesKeys | None = None
+    ):
         self.run = run
         self._prefix = run + "/" if run else ""
         self._filter = tag_filter
+        self._keys = keys if keys is not None else SeriesKeys()
         self._plugins: dict[bytes, bytes] = {}
         self._tags: dict[bytes, str | None] = {}  # raw tag -> LOGS tag, None if filtered out
+        self._own: set[str] = set()  # the LOGS tags of this run
         self._templates: dict[bytes, Template] = {}
+        self._file_version = -1.0
+        self._started = False  # a first SessionLog.START was read
+        self._restart: int | None = None  # step of a restart met by _general, not handled yet
+        self._batch_restarts: list[tuple[int, int]] = []  # (record index, step)
+        self._out: tuple[Columns | None, list[ScalarEvent] | None] = (None, None)
 
     def decode(
         self,
@@ -55,6 +108,8 @@ class RunDecoder:
         """Decode the payloads ``buf[start:start + length]``; add scalars to ``columns`` (by
         LOGS tag) or, in record order, to ``events``. Malformed payloads go to ``report``."""
         st, ln = starts.tolist(), lengths.tolist()
+        self._out = (columns, events)
+        self._batch_restarts = []
         if len(st) < _blocks.MIN_GROUP:
             self._each(buf, st, ln, range(len(st)), report, columns, events)
             return
@@ -73,6 +128,8 @@ class RunDecoder:
             todo = rest.tolist()
             done = self._each(buf, st, ln, todo, report, None, points, owners, rematch=True)
             rest = rest[done:]
+        for at, step in self._batch_restarts:
+            hits, points, owners = _purged(hits, points, owners, at, step)
         _merge(self.run, hits, points, owners, columns, events)
 
     def _each(
@@ -158,6 +215,8 @@ class RunDecoder:
                 added = self._general(d, p, columns, events)
                 if owners is not None:
                     owners.extend(repeat(i, added))
+                if self._restart is not None:
+                    self._purge(self._restart, None if owners is None else i)
             except (MalformedEvent, IndexError) as exc:
                 report(
                     i,
@@ -172,6 +231,12 @@ class RunDecoder:
     ) -> int:
         """Decode one payload field by field; answer how many scalars it held."""
         ev = _proto.parse_event(d)
+        if ev.file_version is not None:
+            self._file_version = _proto.parse_file_version(ev.file_version)
+        if ev.session_start and self._file_version >= 2:
+            if self._started:
+                self._restart = ev.step
+            self._started = True
         if not ev.summaries:
             return 0
         found: list[tuple[str, _proto.Scalar]] = []
@@ -226,8 +291,33 @@ class RunDecoder:
         bare = raw.decode("utf-8", errors="replace")
         full = self._prefix + bare
         keep = self._filter is None or self._filter(full, bare)
-        self._tags[raw] = full if keep else None
-        return self._tags[raw]
+        key = self._keys.claim(full, self.run, raw) if keep else None
+        self._tags[raw] = key
+        if key is not None:
+            self._own.add(key)
+        return key
+
+    def _purge(self, step: int, at: int | None) -> None:
+        """A restart at ``step``: drop this run's points read so far at or after it (those of
+        the batch being decoded before record ``at`` too, when not yet in the output)."""
+        self._restart = None
+        columns, events = self._out
+        if columns is not None:
+            for tag in self._own:
+                col = columns.get(tag)
+                if col is None:
+                    continue
+                keep = [k for k, s in enumerate(col[0]) if s < step]
+                if len(keep) < len(col[0]):
+                    steps, values, walls = col
+                    steps[:] = [steps[k] for k in keep]
+                    values[:] = [values[k] for k in keep]
+                    walls[:] = [walls[k] for k in keep]
+        if events is not None:
+            run = self.run
+            events[:] = [e for e in events if e.run != run or e.step < step]
+        if at is not None:
+            self._batch_restarts.append((at, step))
 
     def _remember(self, d: bytes, p: int, item: tuple[str, _proto.Scalar]) -> None:
         tag, sc = item
@@ -253,6 +343,28 @@ class RunDecoder:
             d[p : p + vo],
             sc.fmt.format,
         )
+
+
+def _purged(
+    hits: list[Hits], points: list[ScalarEvent], owners: list[int], at: int, step: int
+) -> tuple[list[Hits], list[ScalarEvent], list[int]]:
+    """The batch's points without those of records before ``at`` whose step is >= ``step``."""
+    kept: list[Hits] = []
+    for h in hits:
+        gone = (h.records < at) & (np.asarray(h.steps, dtype=np.int64) >= step)
+        if gone.any():
+            keep = np.flatnonzero(~gone).tolist()
+            h = Hits(
+                h.records[~gone],
+                h.tag,
+                [h.steps[k] for k in keep],
+                [h.values[k] for k in keep],
+                [h.walls[k] for k in keep],
+            )
+        if h.records.size:
+            kept.append(h)
+    pairs = [(e, i) for e, i in zip(points, owners, strict=True) if i >= at or e.step < step]
+    return kept, [e for e, _ in pairs], [i for _, i in pairs]
 
 
 def _merge(

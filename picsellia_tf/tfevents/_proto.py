@@ -1,6 +1,7 @@
 """Reading the few protobuf messages of an event file straight from the wire format.
 
-Only what scalar extraction needs: ``Event`` (wall_time 1, step 2, summary 5), ``Summary``
+Only what scalar extraction needs: ``Event`` (wall_time 1, step 2, file_version 3, summary 5,
+session_log 7 -> status 1), ``Summary``
 (value 1), ``Summary.Value`` (tag 1, simple_value 2, tensor 8, metadata 9), ``SummaryMetadata``
 (plugin_data 1 -> plugin_name 1) and ``TensorProto`` (dtype, shape, the typed value fields and
 tensor_content). Everything else is skipped by wire type.
@@ -90,6 +91,8 @@ class EventParts:
     step: int = 0
     summaries: list[Span] | None = None
     last_header_field: int = -1  # where the last wall_time/step field starts
+    file_version: bytes | None = None
+    session_start: bool = False  # a SessionLog with status START (a restart)
 
 
 def parse_event(d: bytes) -> EventParts:
@@ -106,7 +109,31 @@ def parse_event(d: bytes) -> EventParts:
             if ev.summaries is None:
                 ev.summaries = []
             ev.summaries.append(value)
+        elif field == 3 and wire == 2:
+            ev.file_version = d[value[0] : value[1]]
+        elif field == 7 and wire == 2:
+            ev.session_start = _session_status(d, value) == SESSION_START
     return ev
+
+
+SESSION_START = 1  # SessionLog.SessionStatus.START
+
+
+def _session_status(d: bytes, span: Span) -> int:
+    """The ``status`` of a ``SessionLog`` (0, STATUS_UNSPECIFIED, when absent)."""
+    status = 0
+    for field, wire, value, _ in iter_fields(d, span[0], span[1]):
+        if field == 1 and wire == 0:
+            status = value
+    return status
+
+
+def parse_file_version(raw: bytes) -> float:
+    """The number of a ``brain.Event:<n>`` file version (-1 when it is not one)."""
+    try:
+        return float(raw.decode("utf-8").split("brain.Event:")[-1])
+    except (UnicodeDecodeError, ValueError):
+        return -1.0
 
 
 def summary_values(d: bytes, span: Span) -> list[Span]:

@@ -13,7 +13,7 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from picsellia_tf.errors import ValidationError
-from picsellia_tf.tfevents._decoder import Columns, RunDecoder, TagFilter
+from picsellia_tf.tfevents._decoder import Columns, RunDecoder, SeriesKeys, TagFilter
 from picsellia_tf.tfevents._framing import HEADER, split
 from picsellia_tf.tfevents._types import ScalarEvent, TFEventsError, TFEventsWarning
 
@@ -172,8 +172,10 @@ class LogdirTailer:
         self._tag_patterns = _as_patterns("tags", tags)
         self._chunk_size = chunk_size
         self._decoders: dict[str, RunDecoder] = {}
+        self._keys = SeriesKeys()
         self._tailers: dict[str, EventFileTailer] = {}
         self._order: list[EventFileTailer] = []
+        self._cycles: set[str] = set()  # symlinked folders found to loop, warned once
 
     def __repr__(self) -> str:
         return f"LogdirTailer({self.path!r}, files={len(self._tailers)})"
@@ -217,23 +219,16 @@ class LogdirTailer:
         if os.path.isfile(self.path):
             found.append(("", self.path))
         else:
-            for dirpath, dirnames, filenames in os.walk(self.path):
-                dirnames.sort()
-                names = [f for f in filenames if "tfevents" in f]
-                if not names:
-                    continue
-                run = os.path.relpath(dirpath, self.path)
-                run = "" if run == "." else run.replace(os.sep, "/")
-                if not self._keep_run(run):
-                    continue
-                found.extend((run, os.path.join(dirpath, f)) for f in names)
+            for run, dirpath, names in _walk(self.path, self._cycle):
+                if self._keep_run(run):
+                    found.extend((run, os.path.join(dirpath, f)) for f in names)
         added = False
         for run, path in found:
             if path in self._tailers:
                 continue
             decoder = self._decoders.get(run)
             if decoder is None:
-                decoder = self._decoders[run] = RunDecoder(run, self._tag_filter())
+                decoder = self._decoders[run] = RunDecoder(run, self._tag_filter(), self._keys)
             self._tailers[path] = EventFileTailer(
                 path, run=run, decoder=decoder, strict=self.strict, chunk_size=self._chunk_size
             )
@@ -243,6 +238,60 @@ class LogdirTailer:
                 self._tailers.values(), key=lambda t: (t.run, os.path.basename(t.path))
             )
         return self._order
+
+    def _cycle(self, path: str, target: str) -> None:
+        if path in self._cycles:
+            return
+        self._cycles.add(path)
+        warnings.warn(
+            f"{path}: a symbolic link back to {target}, which is being read already; "
+            "not followed (it would loop)",
+            TFEventsWarning,
+            stacklevel=4,
+        )
+
+
+def _walk(top: str, on_cycle: Callable[[str, str], None]) -> Iterator[tuple[str, str, list[str]]]:
+    """``(run, folder, event file names)`` of every folder under ``top`` holding event files,
+    depth first in name order, following symbolic links to folders; a link to a folder that
+    is already open on the way down (a cycle) is reported to ``on_cycle`` and skipped."""
+
+    def visit(path: str, run: str, open_dirs: dict[tuple[int, int], str]) -> Iterator[Any]:
+        try:
+            with os.scandir(path) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except OSError:
+            return  # vanished, or not readable
+        names: list[str] = []
+        subdirs: list[os.DirEntry[str]] = []
+        for entry in entries:
+            try:
+                if entry.is_dir():
+                    subdirs.append(entry)
+                elif "tfevents" in entry.name and entry.is_file():
+                    names.append(entry.name)
+            except OSError:
+                continue
+        if names:
+            yield run, path, names
+        for entry in subdirs:
+            try:
+                st = os.stat(entry.path)
+            except OSError:
+                continue
+            ident = (st.st_dev, st.st_ino)
+            if ident in open_dirs:
+                on_cycle(entry.path, open_dirs[ident])
+                continue
+            open_dirs[ident] = entry.path
+            yield from visit(entry.path, f"{run}/{entry.name}" if run else entry.name, open_dirs)
+            del open_dirs[ident]
+
+    try:
+        st = os.stat(top)
+    except OSError:
+        return
+    yield from visit(top, "", {(st.st_dev, st.st_ino): top})
 
 
 def _to_logs(columns: Columns) -> LOGS:
