@@ -37,7 +37,6 @@ Conventions:
 
 from __future__ import annotations
 
-import colorsys
 import io
 import math
 import numbers
@@ -49,6 +48,7 @@ from typing import Any, Literal
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from picsellia_tf._colors import label_color
 from picsellia_tf.errors import ValidationError
 
 __all__ = [
@@ -101,20 +101,9 @@ MASK_ALPHA = 0.45
 BACKGROUND: RGB = (24, 24, 24)
 TEXT_COLOR: RGB = (235, 235, 235)
 MUTED_COLOR: RGB = (110, 110, 110)
-_GOLDEN = 0.618033988749895
-_LEVELS = ((0.85, 1.0), (0.55, 0.9), (0.9, 0.7))  # (saturation, value), cycled per label
 
 
 # --- colours and text ----------------------------------------------------------------------
-
-
-def label_color(index: int) -> RGB:
-    """The fixed RGB colour of label ``index`` (0-based position in ``label_names``)."""
-    k = int(index)
-    hue = (0.05 + k * _GOLDEN) % 1.0
-    sat, val = _LEVELS[k % len(_LEVELS)]
-    r, g, b = colorsys.hsv_to_rgb(hue, sat, val)
-    return (round(r * 255), round(g * 255), round(b * 255))
 
 
 def _luminance(color: RGB) -> float:

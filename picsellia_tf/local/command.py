@@ -48,6 +48,7 @@ def run(args: argparse.Namespace) -> int:
         )
     print(f"Picsellia local platform at {server.url}", flush=True)
     print(f"token: {server.token}", flush=True)
+    print(f"dashboard: {server.url}/?token={server.token}", flush=True)
     print(f"data: {server.data_dir.resolve()}  (Ctrl-C to stop)", flush=True)
     try:
         server.serve_forever()

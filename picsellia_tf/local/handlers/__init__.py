@@ -1,7 +1,9 @@
-"""Request handlers, one module per section of the wire spec; ``ROUTES`` lists them all."""
+"""Request handlers, one module per section of the wire spec; ``ROUTES`` lists them all (and
+mounts the dashboard's pages at ``/``)."""
 
 from __future__ import annotations
 
+from picsellia_tf.local import dashboard
 from picsellia_tf.local.app import Route
 from picsellia_tf.local.handlers import (
     account,
@@ -29,4 +31,5 @@ ROUTES: list[Route] = [
     *raw_data.ROUTES,
     *stats.ROUTES,
     *files.ROUTES,
+    *dashboard.ROUTES,
 ]

@@ -1,0 +1,126 @@
+"""The dashboard's reads, each scoped to the signed-in user's organisation."""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from typing import Any
+
+from picsellia_tf.local.dashboard.web import not_found
+from picsellia_tf.local.store import loads
+
+
+@dataclass(frozen=True)
+class Version:
+    """One experiment version and the names around it."""
+
+    n: int
+    model_id: str
+    model_name: str
+    training_id: int
+    project_id: str
+    project_name: str
+    created: float
+
+    @property
+    def label(self) -> str:
+        """``<model> v<training id>``."""
+        return f"{self.model_name} v{self.training_id}"
+
+    @property
+    def ref(self) -> str:
+        """``<model id>:<training id>``, as the compare page's ``v`` argument."""
+        return f"{self.model_id}:{self.training_id}"
+
+
+def project(db: sqlite3.Connection, org: str, project_id: str) -> Any:
+    """The organisation's project row, else a 404 page."""
+    row = db.execute(
+        "SELECT * FROM projects WHERE id = ? AND org_id = ?", (project_id, org)
+    ).fetchone()
+    if row is None:
+        raise not_found(f"project '{project_id}'")
+    return row
+
+
+def labels(row: Any) -> list[str]:
+    """A project's label names, in order (label ``i`` has colour ``label_color(i)``)."""
+    return [label["label_name"] for label in loads(row["labels"])]
+
+
+def projects(db: sqlite3.Connection, org: str) -> list[dict[str, Any]]:
+    """The organisation's projects with dataset, models and annotation progress."""
+    rows = db.execute(
+        "SELECT p.*, d.name AS dataset_name, "
+        "(SELECT COUNT(*) FROM raw_data r WHERE r.dataset_id = p.dataset_id) AS size, "
+        "(SELECT COUNT(*) FROM annotations a WHERE a.project_id = p.id) AS annotated "
+        "FROM projects p LEFT JOIN datasets d ON d.id = p.dataset_id "
+        "WHERE p.org_id = ? ORDER BY p.n",
+        (org,),
+    ).fetchall()
+    result = []
+    for row in rows:
+        models = db.execute(
+            "SELECT m.id, m.name FROM project_models pm JOIN models m ON m.id = pm.model_id "
+            "WHERE pm.project_id = ? ORDER BY pm.n",
+            (row["id"],),
+        ).fetchall()
+        result.append({"row": row, "labels": labels(row), "models": [m["name"] for m in models]})
+    return result
+
+
+def progress(annotated: int, size: int) -> int:
+    """Annotation progress in percent, as project_stats computes it."""
+    return round(100 * annotated / size) if size else 0
+
+
+def _version(row: Any) -> Version:
+    return Version(
+        row["n"],
+        row["model_id"],
+        row["model_name"],
+        row["training_id"],
+        row["project_id"],
+        row["project_name"],
+        row["created"],
+    )
+
+
+_VERSION = (
+    "SELECT e.n, e.model_id, m.name AS model_name, e.training_id, e.project_id, "
+    "p.name AS project_name, e.created FROM experiments e "
+    "JOIN models m ON m.id = e.model_id JOIN projects p ON p.id = e.project_id "
+)
+
+
+def version(db: sqlite3.Connection, org: str, model_id: str, training_id: int) -> Version:
+    """The organisation's experiment version, else a 404 page."""
+    row = db.execute(
+        _VERSION + "WHERE e.model_id = ? AND e.training_id = ? AND m.org_id = ?",
+        (model_id, training_id, org),
+    ).fetchone()
+    if row is None:
+        raise not_found(f"experiment version {training_id} of model '{model_id}'")
+    return _version(row)
+
+
+def versions(db: sqlite3.Connection, project_id: str) -> list[dict[str, Any]]:
+    """A project's versions, newest first, with their point count and last update."""
+    rows = db.execute(
+        _VERSION + "WHERE e.project_id = ? ORDER BY e.n DESC", (project_id,)
+    ).fetchall()
+    result = []
+    for row in rows:
+        count, last = db.execute(
+            "SELECT COUNT(*), MAX(wall_time) FROM logs WHERE experiment = ?", (row["n"],)
+        ).fetchone()
+        result.append({"version": _version(row), "points": count, "updated": last})
+    return result
+
+
+def previews(db: sqlite3.Connection, experiment: int) -> list[str]:
+    """A version's preview object names, in the order first posted."""
+    rows = db.execute(
+        "SELECT object_name FROM previews WHERE experiment = ? ORDER BY n", (experiment,)
+    ).fetchall()
+    return [row[0] for row in rows]

@@ -1,0 +1,148 @@
+"""The charts' data: families of tags, downsampling of large series, the live stamp."""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+from collections.abc import Iterator
+
+import pytest
+
+from picsellia_tf.local import LocalServer
+from picsellia_tf.local.dashboard import series
+from tests.dashboard_helpers import fill, session
+from tests.test_local_helpers import Api
+
+
+def test_families_put_validation_beside_training_and_runs_side_by_side():
+    tags = [
+        "val_loss",
+        "loss",
+        "accuracy",
+        "val_accuracy",
+        "learning_rate",
+        "batch/loss",
+        "batch/accuracy",
+        "train/epoch_loss",
+        "validation/epoch_loss",
+        "val_",
+    ]
+    found = {f.key: (f.section, f.title, f.tags) for f in series.families(tags)}
+    assert found == {
+        "epoch:loss": ("epoch", "loss", ["loss", "val_loss"]),
+        "epoch:accuracy": ("epoch", "accuracy", ["accuracy", "val_accuracy"]),
+        "epoch:learning_rate": ("epoch", "learning_rate", ["learning_rate"]),
+        "epoch:val_": ("epoch", "val_", ["val_"]),
+        "batch:loss": ("batch", "batch/loss", ["batch/loss"]),
+        "batch:accuracy": ("batch", "batch/accuracy", ["batch/accuracy"]),
+        "run:epoch_loss": ("run", "epoch_loss", ["train/epoch_loss", "validation/epoch_loss"]),
+    }
+    assert [f.section for f in series.families(tags)] == ["epoch"] * 4 + ["batch"] * 2 + ["run"]
+
+
+@pytest.fixture
+def db() -> Iterator[sqlite3.Connection]:
+    conn = sqlite3.connect(":memory:")
+    conn.execute(
+        "CREATE TABLE logs (experiment INTEGER, tag TEXT, step INTEGER, value REAL, "
+        "wall_time REAL, PRIMARY KEY (experiment, tag, step)) WITHOUT ROWID"
+    )
+    yield conn
+    conn.close()
+
+
+def test_small_series_come_whole_with_non_finite_values_as_gaps(db):
+    db.executemany(
+        "INSERT INTO logs VALUES (1, 't', ?, ?, ?)",
+        [(0, 1.0, 10.0), (1, math.nan, 11.0), (2, math.inf, None), (3, 0.5, 13.0)],
+    )
+    (info,) = series.tag_infos(db, 1)
+    got = series.points(db, 1, info, 100)
+    assert got["points"] == got["shown"] == 4 and not got["downsampled"]
+    assert got["step"] == [0, 1, 2, 3]
+    assert got["value"] == [1.0, None, None, 0.5]
+    assert got["wall"] == [10.0, 11.0, None, 13.0]
+
+
+def test_large_series_keep_each_buckets_minimum_and_maximum(db):
+    n = 100_000
+    values = [math.sin(i / 500) for i in range(n)]
+    values[31_337] = 50.0  # a spike survives
+    values[77_777] = -50.0
+    db.executemany(
+        "INSERT INTO logs VALUES (1, 't', ?, ?, ?)",
+        [(i, v, float(i)) for i, v in enumerate(values)],
+    )
+    (info,) = series.tag_infos(db, 1)
+    got = series.points(db, 1, info, 500)
+    assert got["downsampled"] and got["points"] == n
+    assert 500 <= got["shown"] <= 1000
+    assert got["step"] == sorted(got["step"]) and len(set(got["step"])) == got["shown"]
+    assert 31_337 in got["step"] and 77_777 in got["step"]
+    assert max(got["value"]) == 50.0 and min(got["value"]) == -50.0
+    for step, value, wall in zip(got["step"], got["value"], got["wall"], strict=True):
+        assert value == values[step] and wall == float(step)
+    width = n / 500
+    for b in range(500):  # every bucket's extremes are there
+        chunk = values[int(b * width) : int((b + 1) * width)]
+        kept = [
+            v
+            for s, v in zip(got["step"], got["value"], strict=True)
+            if int(b * width) <= s < int((b + 1) * width)
+        ]
+        assert max(chunk) in kept and min(chunk) in kept
+
+
+def test_buckets_argument_is_clamped():
+    assert series.clamp_buckets(None) == series.DEFAULT_BUCKETS
+    assert series.clamp_buckets("junk") == series.DEFAULT_BUCKETS
+    assert series.clamp_buckets("1") == series.MIN_BUCKETS
+    assert series.clamp_buckets("999999") == series.MAX_BUCKETS
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
+    with LocalServer(tmp_path_factory.mktemp("series")) as running:
+        yield running
+
+
+def test_series_json_counts_every_stored_point_of_every_tag(server):
+    api = Api(server.url, server.token)
+    demo = fill(api)
+    ref = f"{demo['network_id']}:{demo['training_id']}"
+    s = session(server.url, server.token)
+    body = s.get(f"{server.url}/ui/series?v={ref}&width=10", timeout=10).json()
+    stored = api.ok(
+        "GET",
+        "/sdk/get_logs",
+        {"network_id": demo["network_id"], "training_id": demo["training_id"]},
+    )["logs"]
+    drawn = {item["tag"]: item for chart in body["charts"] for item in chart["series"]}
+    assert sorted(drawn) == sorted(stored)
+    for tag, item in drawn.items():
+        assert item["points"] == len(stored[tag]["step"]), tag
+    assert drawn["batch/loss"]["downsampled"] and drawn["batch/loss"]["shown"] < 30
+    assert not drawn["loss"]["downsampled"]
+    assert [c["key"] for c in body["charts"]] == ["epoch:learning_rate", "epoch:loss", "batch:loss"]
+
+
+def test_the_stamp_changes_when_points_arrive(server):
+    api = Api(server.url, server.token)
+    demo = fill(api, "stamped")
+    ref = f"{demo['network_id']}:{demo['training_id']}"
+    s = session(server.url, server.token)
+    first = s.get(f"{server.url}/ui/stamp?v={ref}", timeout=10).json()["stamp"]
+    assert s.get(f"{server.url}/ui/stamp?v={ref}", timeout=10).json()["stamp"] == first
+    version = {"network_id": demo["network_id"], "training_id": demo["training_id"]}
+    api.ok("POST", "/sdk/post_logs", {**version, "logs": {"loss": {"step": [3], "value": [0.3]}}})
+    assert s.get(f"{server.url}/ui/stamp?v={ref}", timeout=10).json()["stamp"] != first
+
+
+def test_series_needs_a_session_and_well_formed_versions(server):
+    import requests
+
+    assert requests.get(f"{server.url}/ui/series?v=x:1", timeout=10).status_code == 401
+    s = session(server.url, server.token)
+    assert s.get(f"{server.url}/ui/series", timeout=10).status_code == 400
+    assert s.get(f"{server.url}/ui/series?v=nocolon", timeout=10).status_code == 400
+    assert s.get(f"{server.url}/ui/series?v=missing:1", timeout=10).status_code == 404
