@@ -433,7 +433,7 @@ class PicselliaCallback(_CallbackBase):
                     spool.path,
                     sync_hint(spool),
                 )
-            elif sender.disabled_by is None:  # else the sender already warned, naming sync
+            elif sender.disabled_by is None and not sender.stopped:  # else the sender warned
                 reason = f" ({sender.last_error})" if sender.last_error else ""
                 what = (
                     "some points could not be sent to the platform"

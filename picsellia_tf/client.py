@@ -274,7 +274,8 @@ class Client:
     # ------------------------------------------------------------------ endpoint groups
 
     def check_connection(self) -> Account:
-        """Who the token belongs to (``GET /sdk/check_connection``)."""
+        """Check that the platform answers and accepts the token (``GET
+        /sdk/check_connection``); what it said of the token (any field may be None)."""
         from picsellia_tf.wire import parse_account
 
         return parse_account(self.request("GET", "/sdk/check_connection"))

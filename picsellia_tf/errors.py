@@ -19,6 +19,11 @@ class ValidationError(PicselliaError, ValueError):
     """An argument is wrong; raised before any request is sent."""
 
 
+class UnknownProjectError(ValidationError):
+    """The project of an experiment version cannot be told (its model is used in no project,
+    or in several): pass ``project_id``. Raised before anything is uploaded."""
+
+
 class NetworkError(PicselliaError):
     """The server could not be reached, or the connection broke."""
 
@@ -96,6 +101,7 @@ __all__ = [
     "PicselliaError",
     "ConfigurationError",
     "ValidationError",
+    "UnknownProjectError",
     "NetworkError",
     "RequestTimeout",
     "APIError",

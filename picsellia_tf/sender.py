@@ -36,6 +36,7 @@ from picsellia_tf.errors import (
     NetworkError,
     RateLimitError,
     ServerError,
+    UnknownProjectError,
     ValidationError,
 )
 from picsellia_tf.spool import Point, Spool, to_logs
@@ -237,6 +238,9 @@ class Delivery:
         self.sent = 0
         self.posts = 0
         self.sent_by: dict[str, int] = {}
+        self.stopped: dict[str, BaseException] = {}
+        """Channels that cannot deliver to this version (previews whose project is unknown),
+        with why; their items stay in the spool while the other channels go on."""
         self._target = target
 
     @classmethod
@@ -277,14 +281,23 @@ class Delivery:
         return self._target
 
     def has_pending(self) -> bool:
-        return any(ch.has_pending() for ch in self.channels)
+        """Whether a channel that can deliver has something pending."""
+        return any(ch.has_pending() for ch in self.channels if ch.name not in self.stopped)
 
     def step(self) -> int:
-        """Send one batch of each channel that has one; items sent. Raises on failure."""
+        """Send one batch of each channel that has one; items sent. Raises on failure.
+
+        A channel that cannot deliver to this version at all (:class:`UnknownProjectError`)
+        is stopped (see :attr:`stopped`) instead, and the others go on.
+        """
         total = 0
         for channel in self.channels:
-            if channel.has_pending():
-                sent = channel.send_next(self.target())
+            if channel.name not in self.stopped and channel.has_pending():
+                try:
+                    sent = channel.send_next(self.target())
+                except UnknownProjectError as exc:
+                    self.stopped[channel.name] = exc
+                    continue
                 self.posts += 1 if sent else 0
                 self.sent_by[channel.name] = self.sent_by.get(channel.name, 0) + sent
                 total += sent
@@ -310,7 +323,8 @@ class Delivery:
         while True:
             try:
                 if self.step() == 0 and not self.has_pending():
-                    return result(True)
+                    stopped = next(iter(self.stopped.values()), None)
+                    return result(stopped is None, stopped)
                 backoff.reset()
             except Exception as exc:  # noqa: BLE001 -- classified below
                 remaining = deadline - time.monotonic()
@@ -450,6 +464,7 @@ class Sender:
         self._abandoned = False
         self._tailer_failed = False
         self._told_unreachable = False
+        self._told_stopped: set[str] = set()
         self._jobs: list[Callable[[Spool], None]] = []
         self._jobs_lock = threading.Lock()
 
@@ -557,11 +572,29 @@ class Sender:
                     self._last_success = time.monotonic()
                 if sent < self.max_points or (self._stop and not self._flushing):
                     break
+            self._warn_stopped()
             self.backoff.reset()
             self.last_error = None
             return self.flush_interval
         except Exception as exc:  # noqa: BLE001 -- every failure is handled here
             return self._failed(exc)
+
+    def _warn_stopped(self) -> None:
+        """One warning per channel that stopped (the others keep delivering)."""
+        assert self.delivery is not None
+        for name, exc in self.delivery.stopped.items():
+            if name in self._told_stopped:
+                continue
+            self._told_stopped.add(name)
+            self._warn(
+                f"PicselliaCallback: {name} are not sent ({exc}); the other data keeps being "
+                f"delivered. The {name} stay in {self.spool.path}."
+            )
+
+    @property
+    def stopped(self) -> dict[str, BaseException]:
+        """Channels that stopped delivering (see :attr:`Delivery.stopped`)."""
+        return dict(self.delivery.stopped) if self.delivery is not None else {}
 
     def _failed(self, exc: Exception) -> float:
         """Record a failed pass: retry later (the delay returned) or stop with one warning."""
@@ -602,6 +635,10 @@ class Sender:
     # -- flushing ----------------------------------------------------------------------------
 
     def _delivered(self) -> bool:
+        return self._settled() and not self.stopped
+
+    def _settled(self) -> bool:
+        """Nothing left that this sender could still deliver."""
         with self._jobs_lock:
             if self._jobs:
                 return False
@@ -628,7 +665,7 @@ class Sender:
             while True:
                 with self._cond:
                     done = self._passes >= target_pass and (
-                        self._delivered() or self.delivery is None or self.disabled_by is not None
+                        self._settled() or self.delivery is None or self.disabled_by is not None
                     )
                     if done:
                         return self._delivered()

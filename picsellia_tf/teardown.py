@@ -224,7 +224,17 @@ def plan_experiments(
     plan: list[Target] = []
     seen_projects: set[str] = set()
     for model in chosen:
-        versions = sorted(client.models.get(model.id).experiments, key=lambda e: e.training_id)
+        infos = client.models.get(model.id)
+        if not infos.versions_listed:
+            raise SelectionError(
+                f"cannot list the experiment versions of model {model.name!r} ({model.id}): "
+                "the platform's model_infos does not list them (only the local platform "
+                "does); delete a version by its ids instead, with "
+                f"client.experiments.delete(project_id, {model.id!r}, training_id) or "
+                f"'picsellia-tf experiments delete PROJECT_ID {model.id} TRAINING_ID'. "
+                "Nothing deleted"
+            )
+        versions = sorted(infos.experiments, key=lambda e: e.training_id)
         seen_projects.update(e.project_id for e in versions if e.project_id)
         if projects:
             versions = [e for e in versions if e.project_id in wanted]

@@ -21,11 +21,14 @@ QA_TYPES: tuple[str, ...] = ("text", "range", "choice", "mc")
 
 @dataclass(frozen=True)
 class Account:
-    """Who a token belongs to (``check_connection``)."""
+    """What ``check_connection`` confirmed: the token is valid, and whatever the platform said
+    of it. The reference's answer is ``{"project_id"}`` alone; the local platform also says
+    who the token belongs to. A field the platform did not give is None."""
 
-    username: str
-    email: str
+    username: str | None = None
+    email: str | None = None
     organisation: str | None = None
+    project_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -154,6 +157,10 @@ class Model:
     labels: Any = None
     used_in: list[ProjectRef] = field(default_factory=list)
     experiments: list[ExperimentRef] = field(default_factory=list)
+    versions_listed: bool = False
+    """Whether the platform listed the experiment versions (``experiments``, a local-platform
+    extension of ``model_infos``); when False, ``experiments`` is empty because the platform
+    did not say, not because there are none."""
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ import math
 import numbers
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from picsellia_tf.errors import PicselliaError, ValidationError
 from picsellia_tf.types import (
@@ -167,12 +168,17 @@ def _items(d: Mapping[str, Any], key: str, where: str) -> list[Any]:
 
 
 def parse_account(d: Any) -> Account:
-    """``GET /sdk/check_connection``."""
+    """``GET /sdk/check_connection``: the reference's ``{"project_id"}``, every field optional
+    (the local platform adds ``username``, ``email``, ``organisation``)."""
     d = _obj(d, "account")
+    for key in ("project_id", "username", "email", "organisation"):
+        if d.get(key) is not None:
+            _str(d, key, "account")  # a string (or an id number) where given
     return Account(
-        username=_str(d, "username", "account"),
-        email=_str(d, "email", "account"),
+        username=_opt_str(d, "username"),
+        email=_opt_str(d, "email"),
         organisation=_opt_str(d, "organisation"),
+        project_id=_opt_str(d, "project_id"),
     )
 
 
@@ -327,6 +333,7 @@ def parse_model(d: Any) -> Model:
         labels=d.get("labels"),
         used_in=_list_of(d, "used_in", where, parse_project_ref),
         experiments=_list_of(d, "experiments", where, parse_experiment_ref),
+        versions_listed=d.get("experiments") is not None,
     )
 
 
@@ -383,14 +390,30 @@ def parse_dataset(d: Any) -> Dataset:
     )
 
 
+def _external(d: Mapping[str, Any], where: str) -> tuple[str, str | None]:
+    """The file name and download URL an item's ``external_url`` gives: the reference shows it
+    as a URL on ``raw_data`` and as a file name on a data row. A URL's name is the last segment
+    of its path; a ``url`` field (the local platform's signed URL) is the download URL where
+    given."""
+    external = _str(d, "external_url", where)
+    url = _opt_str(d, "url")
+    parts = urlsplit(external)
+    if parts.scheme in ("http", "https") and parts.netloc:
+        name = unquote(parts.path.rstrip("/").rsplit("/", 1)[-1]) or external
+        return name, url or external
+    return external, url
+
+
 def parse_raw_data(d: Any, where: str = "raw data") -> RawData:
-    """A ``raw_data`` item: ``external_url`` is the filename, ``shape`` ``[width, height]``."""
+    """A ``raw_data`` item: ``external_url`` is the filename (or a URL to the file),
+    ``shape`` ``[width, height]``."""
     d = _obj(d, where)
+    filename, url = _external(d, where)
     return RawData(
         id=_str(d, "id", where),
-        filename=_str(d, "external_url", where),
+        filename=filename,
         shape=_shape(d.get("shape"), f"{where}.shape"),
-        url=_opt_str(d, "url"),
+        url=url,
         checksum=_opt_str(d, "checksum"),
         size=_opt_int(d, "size", where),
     )
@@ -400,16 +423,17 @@ def parse_data_row(d: Any) -> DataRow:
     """``GET /api/v1/dataset/:dataset_id/:row_id`` (``size`` is in megabytes)."""
     d = _obj(d, "data row")
     where = "data row"
+    filename, url = _external(d, where)
     return DataRow(
         id=_str(d, "id", where),
-        filename=_str(d, "external_url", where),
+        filename=filename,
         object_name=_opt_str(d, "object_name"),
         type=_opt_str(d, "type"),
         format=_opt_str(d, "format"),
         size_mb=_opt_num(d, "size", where),
         import_date=_opt_str(d, "import_date"),
         shape=_shape(d.get("shape"), f"{where}.shape"),
-        url=_opt_str(d, "url"),
+        url=url,
         checksum=_opt_str(d, "checksum"),
     )
 

@@ -10,6 +10,7 @@ import pytest
 from picsellia_tf import wire
 from picsellia_tf.errors import ValidationError
 from picsellia_tf.types import (
+    Account,
     Collaborator,
     ImageAnnotation,
     Label,
@@ -88,7 +89,31 @@ def test_parse_model_reads_predicatble_typo_and_indexed_used_in():
     )
     assert model.predictable is True and model.trainable is False
     assert model.used_in[0].type == "detection"
-    assert [e.training_id for e in model.experiments] == [1, 2]
+    assert [e.training_id for e in model.experiments] == [1, 2] and model.versions_listed
+    # The reference's model_infos lists no versions: "not listed", not "none".
+    bare = wire.parse_model({"model_id": "m1", "model_name": "net", "used_in": {}})
+    assert bare.experiments == [] and not bare.versions_listed
+
+
+def test_parse_account_takes_the_reference_answer_alone():
+    assert wire.parse_account({"project_id": "p1"}) == Account(project_id="p1")
+    assert wire.parse_account({}) == Account()
+    local = {"username": "ann", "email": "ann@x.org", "organisation": "o", "project_id": None}
+    assert wire.parse_account(local) == Account("ann", "ann@x.org", "o")
+    with pytest.raises(wire.WireError, match="'username' should be a string"):
+        wire.parse_account({"username": ["ann"]})
+    with pytest.raises(wire.WireError, match="expected an object"):
+        wire.parse_account("Connection established")
+
+
+def test_parse_presigned_post_nested_and_flat():
+    form = {"url": "https://s3.example/bucket", "fields": {"key": "k", "policy": "p"}}
+    assert wire.parse_presigned_post({"url": form}) == (form["url"], form["fields"])
+    assert wire.parse_presigned_post(form) == (form["url"], form["fields"])
+    with pytest.raises(wire.WireError, match="missing field 'url'"):
+        wire.parse_presigned_post({"url": {"fields": {}}})
+    with pytest.raises(wire.WireError, match="'fields' should be a dict, got nothing"):
+        wire.parse_presigned_post({"url": {"url": "https://s3.example/b"}})
 
 
 def test_parse_stats_renames_fields_and_empty_total_time():
@@ -158,6 +183,17 @@ def test_parse_raw_data_and_data_row():
         }
     )
     assert row.size_mb == 3.4 and row.shape is None and row.import_date == "05-28-2020"
+    assert raw.url == "u" and row.url is None  # a file name is no download URL
+
+
+def test_an_external_url_that_is_a_url_is_the_download_url():
+    url = "https://cdn.example/datasets/d1/My%20cat.jpg?X-Amz-Signature=abc"
+    raw = wire.parse_raw_data({"id": "r", "external_url": url, "shape": [4, 3]})
+    assert (raw.filename, raw.url, raw.checksum) == ("My cat.jpg", url, None)
+    signed = wire.parse_raw_data({"id": "r", "external_url": url, "url": "https://local/x"})
+    assert signed.url == "https://local/x"
+    row = wire.parse_data_row({"id": "r", "external_url": url, "object_name": "o"})
+    assert (row.filename, row.url) == ("My cat.jpg", url)
 
 
 def test_parse_reports_missing_field_and_where():

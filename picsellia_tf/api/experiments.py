@@ -22,7 +22,7 @@ from picsellia_tf.api._base import (
     route,
     text,
 )
-from picsellia_tf.errors import ValidationError
+from picsellia_tf.errors import UnknownProjectError, ValidationError
 from picsellia_tf.types import Experiment, Preview
 
 if TYPE_CHECKING:
@@ -110,7 +110,9 @@ class Experiments(Endpoints):
 
         Returns its object name, ``<project_id>/<network_id>/<training_id>/results/<name>``;
         record it with :meth:`post_preview`. The token is not sent to the storage URL.
-        Without ``project_id``, it is looked up once from the model's experiments.
+        Without ``project_id``, it is known if this client started the version, else looked up
+        once in ``model_infos`` (the model's ``used_in``); a model used in several projects
+        raises :class:`~picsellia_tf.errors.UnknownProjectError` naming them.
         """
         tid = check_training_id(training_id)
         nid = ident(network_id, "network_id")
@@ -157,22 +159,34 @@ class Experiments(Endpoints):
         ]
 
     def _project_of(self, network_id: str, tid: int) -> str:
+        """The project of version ``tid``: from ``init`` if this client started it, else from
+        ``model_infos``: the version's own project where the platform lists its versions (a
+        local extension), else the model's ``used_in`` when it names exactly one project."""
         with self._lock:
             known = self._projects.get((network_id, tid))
         if known is not None:
             return known
         model = self._client.models.get(network_id)
-        with self._lock:
-            for exp in model.experiments:
-                if exp.project_id:
-                    self._projects[(network_id, exp.training_id)] = exp.project_id
-            known = self._projects.get((network_id, tid))
-        if known is None:
+        versions = {e.training_id: e.project_id for e in model.experiments}
+        if versions and tid not in versions:
             raise ValidationError(
-                f"training_id: model {network_id} has no experiment version {tid} with a "
-                "project; pass project_id"
+                f"training_id: model {network_id} has no experiment version {tid}; pass project_id"
             )
-        return known
+        project = versions.get(tid)
+        if project is None:
+            projects = list({p.id: p for p in model.used_in}.values())
+            if len(projects) != 1:
+                named = ", ".join(f"{p.name!r} ({p.id})" for p in projects)
+                where = f"in {len(projects)} projects: {named}" if projects else "in no project"
+                raise UnknownProjectError(
+                    f"training_id: cannot tell the project of version {tid} of model "
+                    f"{model.name!r} ({network_id}): the platform says the model is used "
+                    f"{where}; pass project_id"
+                )
+            project = projects[0].id
+        with self._lock:
+            self._projects[(network_id, tid)] = project
+        return project
 
 
 _PNG = b"\x89PNG\r\n\x1a\n"

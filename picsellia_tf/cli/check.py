@@ -9,6 +9,7 @@ import sys
 from picsellia_tf.cli._common import add_connection_options, emit
 from picsellia_tf.client import Client
 from picsellia_tf.errors import AuthenticationError, NetworkError
+from picsellia_tf.types import Account
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -39,10 +40,23 @@ def run(args: argparse.Namespace) -> int:
         except NetworkError as exc:
             print(f"picsellia-tf: error: cannot reach {client.host}: {exc}", file=sys.stderr)
             return 1
-    org = f" ({account.organisation})" if account.organisation else ""
-    emit(
-        args,
-        {"host": client.host, **dataclasses.asdict(account)},
-        f"Connected to {client.host} as {account.username} <{account.email}>{org}",
-    )
+    emit(args, {"host": client.host, **dataclasses.asdict(account)}, describe(client.host, account))
     return 0
+
+
+def describe(host: str, account: Account) -> str:
+    """One line saying what the check confirmed: the token, and who or what it names where the
+    platform said so (the reference's answer names only a project)."""
+    who = account.username or account.email
+    if account.username and account.email:
+        who = f"{account.username} <{account.email}>"
+    text = f"Connected to {host}: token accepted"
+    if who:
+        text += f", as {who}"
+    if account.organisation:
+        text += f" ({account.organisation})"
+    if account.project_id:
+        text += f", project {account.project_id}"
+    if not who:
+        text += "; the platform did not say whose token it is"
+    return text

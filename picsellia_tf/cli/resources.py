@@ -371,6 +371,8 @@ def _model_text(m: Model) -> str:
         f"{e.training_id} (project {e.project_id}{', ' + e.created if e.created else ''})"
         for e in m.experiments
     )
+    if not m.versions_listed:
+        versions = "(this platform does not list them)"
     return _fields(
         ("id", m.id),
         ("name", m.name),

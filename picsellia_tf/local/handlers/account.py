@@ -8,9 +8,11 @@ from picsellia_tf.local.app import Ctx, Route
 
 
 def check_connection(ctx: Ctx) -> dict[str, Any]:
-    """Who the token belongs to."""
+    """The reference's ``{"project_id"}`` (null: local tokens belong to a user, not to one
+    project) and, as local additions, who the token belongs to."""
     user = ctx.user
     return {
+        "project_id": None,
         "message": "Connection established",
         "username": user.username,
         "email": user.email,
