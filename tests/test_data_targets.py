@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 
 from picsellia_tf import data
-from picsellia_tf.data.pipeline import BBOX_FORMATS
+from picsellia_tf.data.manifest import BBOX_FORMATS
 from picsellia_tf.data.synthetic import create_project
 from picsellia_tf.local_platform import LocalPlatform
 from picsellia_tf.types import Rectangle, Shape

@@ -117,7 +117,7 @@ def _check_args(
     download_workers: int,
     on_error: str,
 ) -> None:
-    from picsellia_tf.data.pipeline import BBOX_FORMATS
+    from picsellia_tf.data.manifest import BBOX_FORMATS
 
     def positive_int(name: str, value: Any) -> None:
         if value is not None and (
@@ -236,15 +236,18 @@ def load(
     def download(url: str, dest: str) -> None:
         client.download(url, dest)
 
-    downloaded = 0
+    downloaded = usable = 0
     outcomes = store.fetch(files, download, workers=download_workers, progress=meter)
     try:
         for outcome in outcomes:
             downloaded += outcome.downloaded
+            usable += outcome.path is not None
             by_key[outcome.item.key] = outcome
             if outcome.error and on_error == "raise":
                 image = next(c for c in wanted if items[c.image_id].key == outcome.item.key)
                 raise DataError(Skipped(image.image_id, image.filename, outcome.error))
+    except KeyboardInterrupt:
+        raise KeyboardInterrupt(_interrupted(usable, len(files), store.directory)) from None
     finally:
         outcomes.close()
         meter.close()
@@ -332,6 +335,13 @@ def _label_counts(
         else:
             counts[e.split].update(g.label for g in e.shapes)
     return {s: {name: counts[s][i] for i, name in enumerate(label_names)} for s in splits}
+
+
+def _interrupted(cached: int, total: int, directory: str) -> str:
+    return (
+        f"picsellia_tf.data: interrupted: {cached} of {total} images are in the cache "
+        f"{directory}; load() again resumes from there"
+    )
 
 
 def _summary(skipped: list[Skipped], limit: int = 5) -> str:

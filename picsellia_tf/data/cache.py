@@ -23,12 +23,12 @@ import contextlib
 import hashlib
 import json
 import os
+import queue
 import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Generator, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
@@ -265,40 +265,106 @@ class ImageCache:
 
     def fetch(
         self,
-        items: Sequence[Item],
+        items: Iterable[Item],
         download: Download,
         *,
         workers: int = 8,
+        window: int | None = None,
         progress: Progress | None = None,
     ) -> Generator[Outcome, None, None]:
-        """Ensure every item concurrently; yield outcomes as they finish (any order).
+        """Ensure every item; yield outcomes as they finish (any order).
 
-        Items already cached are answered without a thread. Closing the iterator early
-        cancels the items not started yet.
+        ``items`` is read lazily: items already cached are answered at once, the others go
+        to ``workers`` threads through a window of at most ``window`` items in flight
+        (default ``4 * workers``), so the memory held is the window's, whatever the number of
+        items. Closing the iterator early (or an exception in the caller, Ctrl-C included)
+        stops at once: nothing more is started, the downloads in progress finish in their
+        daemon threads (their results land in the cache) and are not waited for.
         """
-        pending: list[Item] = []
-        for item in items:
-            cached = self.lookup(item)
-            if cached is None:
-                pending.append(item)
-            else:
-                if progress:
-                    progress.update(cached)
-                yield cached
-        if not pending:
-            return
-        pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="picsellia-dl")
+        workers = max(1, workers)
+        limit = max(workers, window if window is not None else 4 * workers)
+        pool: _Window | None = None
         try:
-            futures: set[Future[Outcome]] = {pool.submit(self.ensure, i, download) for i in pending}
-            while futures:
-                done, futures = wait(futures, return_when=FIRST_COMPLETED)
-                for fut in done:
-                    outcome = fut.result()
+            for item in items:
+                cached = self.lookup(item)
+                if cached is not None:
+                    if progress:
+                        progress.update(cached)
+                    yield cached
+                    continue
+                if pool is None:
+                    pool = _Window(self.ensure, download, workers)
+                while pool.in_flight >= limit:
+                    outcome = pool.next()
                     if progress:
                         progress.update(outcome)
                     yield outcome
+                pool.submit(item)
+            while pool is not None and pool.in_flight:
+                outcome = pool.next()
+                if progress:
+                    progress.update(outcome)
+                yield outcome
         finally:
-            pool.shutdown(wait=True, cancel_futures=True)
+            if pool is not None:
+                pool.stop()
+
+
+class _Window:
+    """Daemon worker threads taking items from a queue and answering outcomes on another."""
+
+    _POLL = 0.1
+
+    def __init__(self, ensure: Callable[[Item, Download], Outcome], download: Download, n: int):
+        self._ensure = ensure
+        self._download = download
+        self._todo: queue.SimpleQueue[Item | None] = queue.SimpleQueue()
+        self._done: queue.SimpleQueue[Outcome | BaseException] = queue.SimpleQueue()
+        self._stopped = threading.Event()
+        self.in_flight = 0
+        self._threads = [
+            threading.Thread(target=self._work, name=f"picsellia-dl-{i}", daemon=True)
+            for i in range(n)
+        ]
+        for t in self._threads:
+            t.start()
+
+    def _work(self) -> None:
+        while not self._stopped.is_set():
+            item = self._todo.get()
+            if item is None or self._stopped.is_set():
+                return
+            try:
+                result: Outcome | BaseException = self._ensure(item, self._download)
+            except BaseException as exc:  # raised in the caller's thread by next()
+                result = exc
+            self._done.put(result)
+
+    def submit(self, item: Item) -> None:
+        """Queue one item (the caller bounds how many are in flight)."""
+        self.in_flight += 1
+        self._todo.put(item)
+
+    def next(self) -> Outcome:
+        """The next finished outcome (blocks; Ctrl-C interrupts it)."""
+        while True:
+            try:
+                result = self._done.get(timeout=self._POLL)
+            except queue.Empty:
+                continue
+            self.in_flight -= 1
+            if isinstance(result, BaseException):
+                raise result
+            return result
+
+    def stop(self) -> None:
+        """Start nothing more; do not wait for the items in progress."""
+        self._stopped.set()
+        with contextlib.suppress(queue.Empty):
+            while True:
+                self._todo.get_nowait()
+        for _ in self._threads:
+            self._todo.put(None)
 
 
 def _orientation(im: Image.Image) -> int:

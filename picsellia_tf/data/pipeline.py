@@ -31,19 +31,6 @@ import tensorflow as tf
 
 from picsellia_tf.data.manifest import Example
 
-BBOX_FORMATS: tuple[str, ...] = (
-    "xyxy",
-    "yxyx",
-    "xywh",
-    "center_xywh",
-    "center_yxhw",
-    "rel_xyxy",
-    "rel_yxyx",
-    "rel_xywh",
-    "rel_center_xywh",
-)
-"""The formats of ``keras.utils.bounding_boxes.convert_format`` (Keras 3)."""
-
 BOX_PAD_VALUE = 0.0
 LABEL_PAD_VALUE = -1
 """Padding with ``max_boxes``: as ``keras``'s ``densify_bounding_boxes`` (boxes 0, labels -1)."""
@@ -105,7 +92,7 @@ def resize(
 
 
 def convert_boxes(boxes: tf.Tensor, fmt: str, height: tf.Tensor, width: tf.Tensor) -> tf.Tensor:
-    """``xyxy`` pixel boxes ``float32[N, 4]`` written in ``fmt`` (a :data:`BBOX_FORMATS`)."""
+    """``xyxy`` pixel boxes ``float32[N, 4]`` written in ``fmt`` (a ``manifest.BBOX_FORMATS``)."""
     x1, y1, x2, y2 = tf.unstack(boxes, num=4, axis=-1)
     rel = fmt.startswith("rel_")
     base = fmt[4:] if rel else fmt
