@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -93,8 +94,13 @@ def show_results(
 def local_data_note(data_dir: str) -> None:
     """Where a local platform's data stays, and how to serve it again."""
     if not os.environ.get("PICSELLIA_TOKEN"):
+        script = os.path.join(os.path.dirname(sys.executable), "picsellia-tf")
+        command = "picsellia-tf"
+        if os.path.exists(script):  # the venv's, as the README runs it (.venv/bin/picsellia-tf)
+            relative = os.path.relpath(script)
+            command = script if relative.startswith("..") else relative
+        print(f"the data stays in {os.path.abspath(data_dir)}")
         print(
-            f"the data stays in {os.path.abspath(data_dir)}: "
-            f"`picsellia-tf serve --data-dir {data_dir}` serves it again (it prints "
-            "its URL and token)"
+            f"to see the curves, previews and dataset: `{command} serve --data-dir {data_dir}`, "
+            "then open the dashboard URL it prints (http://127.0.0.1:8080/?token=...)"
         )

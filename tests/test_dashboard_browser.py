@@ -67,8 +67,16 @@ def _fit(callback: PicselliaCallback, epochs: int, pause: float = 0.0) -> None:
     extra = []
     if pause:
         extra = [keras.callbacks.LambdaCallback(on_epoch_end=lambda e, logs: time.sleep(pause))]
-    model.fit(x, y, batch_size=8, epochs=epochs, validation_data=(x[:8], y[:8]), verbose=0,
-              callbacks=extra + [callback], shuffle=False)  # fmt: skip
+    model.fit(
+        x,
+        y,
+        batch_size=8,
+        epochs=epochs,
+        validation_data=(x[:8], y[:8]),
+        verbose=0,
+        callbacks=extra + [callback],
+        shuffle=False,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -92,12 +100,20 @@ def trained(local: LocalPlatform) -> dict[str, Any]:
     project = client.projects.create(f"browser-{uuid.uuid4().hex[:6]}", "classification")
     x, y = _data()
     callback = PicselliaCallback(
-        client, project_id=project.id, model_name="net", log_every_n_batches=1,
-        flush_interval=0.2, preview_data=(x[:2], y[:2]), label_names=["r", "g", "b"],
-    )  # fmt: skip
+        client,
+        project_id=project.id,
+        model_name="net",
+        log_every_n_batches=1,
+        flush_interval=0.2,
+        preview_data=(x[:2], y[:2]),
+        label_names=["r", "g", "b"],
+    )
     _fit(callback, EPOCHS)
-    return {"project_id": project.id, "training_id": callback.training_id,
-            "network_id": callback.network_id}  # fmt: skip
+    return {
+        "project_id": project.id,
+        "training_id": callback.training_id,
+        "network_id": callback.network_id,
+    }
 
 
 def _version_url(local: LocalPlatform, run: dict[str, Any]) -> str:
@@ -206,8 +222,12 @@ def test_a_page_left_open_while_a_fit_runs_gains_points(local, browser):
     browser.get(_version_url(local, run))
     wait_for(browser, CHARTS_READY)
     assert browser.execute_script(SERIES) == []
-    callback = PicselliaCallback(client, training_id=experiment.training_id,
-                                 network_id=experiment.network_id, flush_interval=0.2)  # fmt: skip
+    callback = PicselliaCallback(
+        client,
+        training_id=experiment.training_id,
+        network_id=experiment.network_id,
+        flush_interval=0.2,
+    )
     fit = threading.Thread(target=_fit, args=(callback, 6, 0.8), daemon=True)
     fit.start()
     counts = []
@@ -238,3 +258,39 @@ def test_signing_in_through_the_form(local, tmp_path: Path):
         assert local.token not in driver.current_url and local.token not in driver.page_source
         assert driver.execute_script("return document.cookie") == ""  # HttpOnly
         assert console_errors(driver) == []
+
+
+def test_a_large_series_is_drawn_downsampled_and_says_so(local, browser):
+    client = local.client
+    project = client.projects.create(f"large-{uuid.uuid4().hex[:6]}", "classification")
+    experiment = client.experiments.init(project.id, "large")
+    n = 40_000
+    steps = list(range(n))
+    values = [float(np.sin(s / 300)) for s in steps]
+    values[12_345] = 9.0  # a spike the downsampling keeps
+    client.experiments.post_logs(
+        experiment.training_id,
+        experiment.network_id,
+        {"batch/loss": {"step": steps, "value": values}},
+    )
+    run = {"network_id": experiment.network_id, "training_id": experiment.training_id}
+    browser.get(_version_url(local, run))
+    wait_for(browser, CHARTS_READY)
+    assert browser.execute_script(SERIES) == [["batch/loss", n]]
+    shown = browser.execute_script(
+        "return Number(document.querySelector('g.series').dataset.shown)"
+    )
+    assert 0 < shown < n // 10
+    note = browser.execute_script(
+        "const f = document.querySelector('figure.chart[data-downsampled=true]');"
+        "return f && f.querySelector('.note').textContent"
+    )
+    assert note and "Downsampled" in note and f"{n:,}" in note
+    browser.find_element("css selector", "figure.chart > svg")
+    top = browser.execute_script(  # the spike is the highest point drawn
+        "const ys = [...document.querySelectorAll('g.series path')].flatMap(p =>"
+        " p.getAttribute('d').split(/[ML]/).filter(Boolean).map(c => Number(c.split(',')[1])));"
+        "return Math.min(...ys)"
+    )
+    assert top == pytest.approx(10, abs=1)  # the plot's top margin: the spike sets the y range
+    assert console_errors(browser) == []

@@ -287,7 +287,7 @@ def compare_page(ctx: Ctx, user: User) -> Html:
     refs = ctx.request.args.getlist("v")
     chosen = [queries.version(ctx.db, user.org_id, *split_ref(ref)) for ref in refs]
     every = ctx.db.execute(
-        queries._VERSION + "WHERE m.org_id = ? ORDER BY p.name, m.name, e.training_id",
+        queries.VERSION_SELECT + "WHERE m.org_id = ? ORDER BY p.name, m.name, e.training_id",
         (user.org_id,),
     ).fetchall()
     picked = {v.ref for v in chosen}

@@ -86,7 +86,8 @@ def _version(row: Any) -> Version:
     )
 
 
-_VERSION = (
+# The SELECT of one version with its model and project names (callers add WHERE/ORDER BY).
+VERSION_SELECT = (
     "SELECT e.n, e.model_id, m.name AS model_name, e.training_id, e.project_id, "
     "p.name AS project_name, e.created FROM experiments e "
     "JOIN models m ON m.id = e.model_id JOIN projects p ON p.id = e.project_id "
@@ -96,7 +97,7 @@ _VERSION = (
 def version(db: sqlite3.Connection, org: str, model_id: str, training_id: int) -> Version:
     """The organisation's experiment version, else a 404 page."""
     row = db.execute(
-        _VERSION + "WHERE e.model_id = ? AND e.training_id = ? AND m.org_id = ?",
+        VERSION_SELECT + "WHERE e.model_id = ? AND e.training_id = ? AND m.org_id = ?",
         (model_id, training_id, org),
     ).fetchone()
     if row is None:
@@ -107,7 +108,7 @@ def version(db: sqlite3.Connection, org: str, model_id: str, training_id: int) -
 def versions(db: sqlite3.Connection, project_id: str) -> list[dict[str, Any]]:
     """A project's versions, newest first, with their point count and last update."""
     rows = db.execute(
-        _VERSION + "WHERE e.project_id = ? ORDER BY e.n DESC", (project_id,)
+        VERSION_SELECT + "WHERE e.project_id = ? ORDER BY e.n DESC", (project_id,)
     ).fetchall()
     result = []
     for row in rows:

@@ -272,6 +272,12 @@
         state.data = data;
         state.stamp = data.stamp;
         render();
+        if (root.dataset.ready !== "true" && window.performance && performance.mark) {
+          // once the first drawing has been painted (the frame after it): bench_dashboard
+          window.requestAnimationFrame(function () {
+            window.setTimeout(function () { performance.mark("charts-drawn"); }, 0);
+          });
+        }
         root.dataset.ready = "true";
       });
   }
