@@ -146,3 +146,35 @@ def test_series_needs_a_session_and_well_formed_versions(server):
     assert s.get(f"{server.url}/ui/series", timeout=10).status_code == 400
     assert s.get(f"{server.url}/ui/series?v=nocolon", timeout=10).status_code == 400
     assert s.get(f"{server.url}/ui/series?v=missing:1", timeout=10).status_code == 404
+
+
+def test_sparse_steps_come_whole_and_tags_stay_within_their_version(db):
+    rows = [(1, "a", s * 10_000, float(s), None) for s in range(50)]  # 50 points, span 490,001
+    rows += [(2, "a", 0, 9.0, None), (2, "b", 0, 9.0, None), (0, "z", 0, 9.0, None)]
+    rows += [(1, "c", s, math.nan if s % 2 else 1.0, None) for s in range(3000)]
+    db.executemany("INSERT INTO logs VALUES (?, ?, ?, ?, ?)", rows)
+    assert series.tags(db, 1) == ["a", "c"] and series.tags(db, 2) == ["a", "b"]
+    assert series.tags(db, 3) == []
+    a, c = series.tag_infos(db, 1)
+    assert (a.first_step, a.last_step, a.last_value) == (0, 490_000, 49.0)
+    got = series.points(db, 1, a, 100)
+    assert not got["downsampled"] and got["points"] == got["shown"] == 50
+    half_nan = series.points(db, 1, c, 100)
+    assert half_nan["downsampled"] and half_nan["points"] == 3000
+    assert set(half_nan["value"]) <= {1.0, None}
+    assert series.counts(db, 1) == {"a": 50, "c": 3000}
+
+
+def test_the_stamp_sees_a_new_step_a_new_tag_and_a_rewritten_last_point(db):
+    db.execute("INSERT INTO logs VALUES (1, 'loss', 0, 1.0, NULL)")
+    marks = [series.stamp(db, [1])]
+    for sql in (
+        "INSERT INTO logs VALUES (1, 'loss', 1, 0.5, NULL)",
+        "INSERT INTO logs VALUES (1, 'val_loss', 0, 0.7, NULL)",
+        "UPDATE logs SET value = 0.4 WHERE tag = 'loss' AND step = 1",
+    ):
+        db.execute(sql)
+        marks.append(series.stamp(db, [1]))
+    assert len(set(marks)) == 4
+    db.execute("INSERT INTO logs VALUES (2, 'loss', 5, 0.5, NULL)")  # another version
+    assert series.stamp(db, [1]) == marks[-1]

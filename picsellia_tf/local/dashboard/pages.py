@@ -76,7 +76,10 @@ def project_page(ctx: Ctx, user: User, project_id: str) -> Html:
     """A project: its experiment versions with their last epoch metrics, and a compare form."""
     row = queries.project(ctx.db, user.org_id, project_id)
     found = queries.versions(ctx.db, project_id)
-    lasts = [series.last_values(ctx.db, item["version"].n) for item in found]
+    lasts = [
+        {i.tag: (i.last_step, i.last_value) for i in series.tag_infos(ctx.db, item["version"].n)}
+        for item in found
+    ]
     metrics = sorted({tag for last in lasts for tag in last if "/" not in tag})
     rows = []
     for item, last in zip(found, lasts, strict=True):
@@ -149,26 +152,21 @@ def version_page(ctx: Ctx, user: User, model_id: str, training_id: int) -> Html:
     """A version's curves (one chart per metric family) and a table of its stored tags."""
     v = queries.version(ctx.db, user.org_id, model_id, training_id)
     infos = series.tag_infos(ctx.db, v.n)
-    last = series.last_values(ctx.db, v.n)
-    rows = [
-        [i.tag, f"{i.points:,}", f"{i.first_step} - {i.last_step}", number(last[i.tag][1])]
-        for i in infos
-    ]
-    total = sum(i.points for i in infos)
+    rows = [[i.tag, f"{i.first_step} - {i.last_step}", number(i.last_value)] for i in infos]
     links = h(
-        '<p>Project <a href="{}">{}</a> · started {} · {} points · '
+        '<p>Project <a href="{}">{}</a> · started {} · {} tags · '
         '<a href="{}">previews</a> · <a href="{}">compare with other versions</a></p>',
         path("projects", v.project_id),
         v.project_name,
         when(v.created),
-        f"{total:,}",
+        len(infos),
         path("versions", v.model_id, v.training_id, "previews"),
         path("compare", v=v.ref),
     )
     stored = (
         h(
             "<details><summary>Stored tags</summary>{}</details>",
-            table(["Tag", "Points", "Steps", "Last value"], rows, "tags"),
+            table(["Tag", "Steps", "Last value"], rows, "tags"),
         )
         if rows
         else h("<p>No points yet.</p>")
