@@ -37,8 +37,9 @@ import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))  # the tests' helpers: a headless Chromium
 
-from tests.dashboard_helpers import chromium, console_errors, wait_for  # noqa: E402
+from dashboard_helpers import chromium, console_errors, wait_for  # noqa: E402
 
 CHUNK = 50_000
 EPOCHS = 50

@@ -19,9 +19,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))  # the tests' helpers: a headless Chromium
+
+from dashboard_helpers import chromium, console_errors, wait_for  # noqa: E402
 
 from picsellia_tf.local import LocalServer  # noqa: E402
-from tests.dashboard_helpers import chromium, console_errors, wait_for  # noqa: E402
 
 IMAGES = ROOT / "docs" / "images"
 

@@ -12,8 +12,7 @@ from typing import Any
 
 import pytest
 import requests
-
-from tests.test_local_helpers import Api, png
+from test_local_helpers import Api, png
 
 DETECTION_LABELS = ("car", "road", "person")
 

@@ -16,11 +16,7 @@ from typing import Any
 import keras
 import numpy as np
 import pytest
-
-from picsellia_tf import PicselliaCallback
-from picsellia_tf._colors import hex_color, label_color
-from picsellia_tf.local_platform import LocalPlatform
-from tests.dashboard_helpers import (
+from dashboard_helpers import (
     DETECTION_LABELS,
     chromium,
     console_errors,
@@ -28,7 +24,11 @@ from tests.dashboard_helpers import (
     require_chromium,
     wait_for,
 )
-from tests.test_local_helpers import Api
+from test_local_helpers import Api
+
+from picsellia_tf import PicselliaCallback
+from picsellia_tf._colors import hex_color, label_color
+from picsellia_tf.local_platform import LocalPlatform
 
 pytestmark = pytest.mark.timeout(180)
 

@@ -12,10 +12,11 @@ from pathlib import Path
 
 import pytest
 import requests
+from dashboard_helpers import fill, session
+from test_local_helpers import Api, png
 
+from picsellia_tf._colors import hex_color, label_color
 from picsellia_tf.local import LocalServer
-from tests.dashboard_helpers import fill, session
-from tests.test_local_helpers import Api
 
 
 @pytest.fixture(scope="module")
@@ -253,3 +254,92 @@ def test_serve_prints_a_dashboard_url_that_signs_in(tmp_path: Path):
         finally:
             if process.poll() is None:
                 process.kill()
+
+
+def test_the_dataset_page_filters_by_label_pages_and_draws_polygons(server):
+    api = Api(server.url, server.token)
+    dataset_id = api.ok("POST", "/api/v1/create_dataset", {"dataset_name": "many"})["dataset_id"]
+    files = [("files", (f"im{i:02d}.png", png(20, 10))) for i in range(50)]
+    raw = api.ok("POST", f"/api/v1/raw_data/{dataset_id}", files=files)
+    labels = {
+        "1": {"label_name": "lake", "tool": "polygon"},
+        "2": {"label_name": "tree", "tool": "rectangle"},
+    }
+    project_id = api.ok(
+        "POST",
+        "/api/v1/create_project",
+        {
+            "project_name": "many",
+            "type": "segmentation",
+            "dataset_name": "many",
+            "labels": labels,
+        },
+    )["project_id"]
+    lake = {
+        "type": "polygon",
+        "label": "lake",
+        "polygon": {"geometry": [{"x": 1, "y": 1}, {"x": 9, "y": 2}, {"x": 5, "y": 8}]},
+    }
+    tree = {
+        "type": "rectangle",
+        "label": "tree",
+        "rectangle": {"left": 2, "top": 3, "width": 4, "height": 5},
+    }
+    annotations = {
+        str(i): {
+            "internal_picture_id": raw[str(i)]["id"],
+            "annotations": {"0": lake} if i % 10 == 0 else {"0": tree},
+        }
+        for i in range(0, 50, 5)
+    }
+    api.ok(
+        "POST",
+        "/sdk/upload_annotations",
+        {"project_id": project_id, "format": "picsellia", "annotations": annotations},
+    )
+    s = session(server.url, server.token)
+    base = f"{server.url}/projects/{project_id}/dataset"
+    first = s.get(base, timeout=10).text
+    assert first.count('<figure class="sample"') == 48 and "page 1 of 2 · 50 images" in first
+    assert 'rel="next"' in first and "?page=2" in first
+    second = s.get(base + "?page=2", timeout=10).text
+    assert second.count('<figure class="sample"') == 2 and 'rel="prev"' in second
+    assert s.get(base + "?page=3", timeout=10).status_code == 404
+    assert s.get(base + "?page=zero", timeout=10).status_code == 400
+    lakes = s.get(base + "?label=lake", timeout=10).text
+    assert lakes.count('<figure class="sample"') == 5 and "5 &#x27;lake&#x27; images" in lakes
+    polygon = re.search(r'<polygon points="([^"]+)"[^>]*data-label="lake"[^>]*>', lakes)
+    assert polygon and polygon.group(1) == "1,1 9,2 5,8"
+    assert f'stroke="{hex_color(label_color(0))}"' in polygon.group(0)
+    assert "<rect" not in lakes.split('class="grid"')[1].replace("<rect width", "")
+    trees = s.get(base + "?label=tree", timeout=10).text
+    assert trees.count('data-label="tree"') == 5
+    assert f'stroke="{hex_color(label_color(1))}"' in trees
+    counts = re.findall(r"<td>(\d+)</td><td>(\d+)</td>", first)
+    assert counts == [("5", "5"), ("5", "5")]
+    assert s.get(base + "?label=nope", timeout=10).status_code == 404
+
+
+def test_compare_overlays_versions_labelled_by_version(server, demo):
+    api = Api(server.url, server.token)
+    other = api.ok(
+        "POST", "/sdk/init_model", {"project_id": demo["project_id"], "model_name": "net2"}
+    )
+    api.ok("POST", "/sdk/post_logs", {**other, "logs": {"loss": {"step": [0], "value": [2.0]}}})
+    refs = [
+        f"{demo['network_id']}:{demo['training_id']}",
+        f"{other['network_id']}:{other['training_id']}",
+    ]
+    s = session(server.url, server.token)
+    page = s.get(f"{server.url}/compare?v={refs[0]}&v={refs[1]}", timeout=10).text
+    checked = re.findall(r'name="v" value="([^"]+)" checked>', page)
+    assert checked == refs and "net2 v1" in page  # listed by project, model, version
+    body = s.get(f"{server.url}/ui/series?v={refs[0]}&v={refs[1]}", timeout=10).json()
+    loss = next(c for c in body["charts"] if c["key"] == "epoch:loss")
+    assert [(x["version"], x["tag"], x["label"]) for x in loss["series"]] == [
+        (refs[0], "loss", "net v1 · loss"),
+        (refs[0], "val_loss", "net v1 · val_loss"),
+        (refs[1], "loss", "net2 v1 · loss"),
+    ]
+    assert s.get(f"{server.url}/compare", timeout=10).status_code == 200
+    assert s.get(f"{server.url}/compare?v=bad", timeout=10).status_code == 400
