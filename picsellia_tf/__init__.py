@@ -22,6 +22,7 @@ from picsellia_tf.errors import (
     RateLimitError,
     RequestTimeout,
     ServerError,
+    UnknownProjectError,
     ValidationError,
 )
 
@@ -56,6 +57,7 @@ __all__ = [
     "PicselliaError",
     "ConfigurationError",
     "ValidationError",
+    "UnknownProjectError",
     "NetworkError",
     "RequestTimeout",
     "APIError",

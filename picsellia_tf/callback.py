@@ -433,7 +433,8 @@ class PicselliaCallback(_CallbackBase):
                     spool.path,
                     sync_hint(spool),
                 )
-            elif sender.disabled_by is None and not sender.stopped:  # else the sender warned
+            elif sender.disabled_by is None and not sender.only_stopped_left():
+                # (else the sender already warned, naming sync or the stopped channel)
                 reason = f" ({sender.last_error})" if sender.last_error else ""
                 what = (
                     "some points could not be sent to the platform"

@@ -596,6 +596,11 @@ class Sender:
         """Channels that stopped delivering (see :attr:`Delivery.stopped`)."""
         return dict(self.delivery.stopped) if self.delivery is not None else {}
 
+    def only_stopped_left(self) -> bool:
+        """True when what is left undelivered is only what stopped channels hold (the sender
+        warned about those already)."""
+        return bool(self.stopped) and self._settled()
+
     def _failed(self, exc: Exception) -> float:
         """Record a failed pass: retry later (the delay returned) or stop with one warning."""
         self.last_error = exc
