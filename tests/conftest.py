@@ -1,19 +1,79 @@
 """Shared fixtures: a local platform per test (``platform``, ``client``) or per session
-(``shared_platform``, for read-mostly tests that create their own uniquely named objects)."""
+(``shared_platform``, for read-mostly tests that create their own uniquely named objects), and
+``isolated_home``, which keeps the whole session (and the processes it starts) out of the real
+home directory."""
 
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
+from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+# What the suite must never write to: the spool, image cache and config of the real home.
+REAL_HOME = Path.home()
+WATCHED_REAL_PATHS = (
+    REAL_HOME / ".cache" / "picsellia_tf",
+    REAL_HOME / ".config" / "picsellia_tf",
+    REAL_HOME / ".keras",
+)
+# Variables that would point the suite at the user's own spool, cache, config or platform.
+HOME_ENV_POPPED = (
+    "PICSELLIA_TOKEN",
+    "PICSELLIA_HOST",
+    "PICSELLIA_MODE",
+    "PICSELLIA_SPOOL_DIR",
+    "PICSELLIA_CACHE_DIR",
+    "XDG_CACHE_HOME",
+    "XDG_CONFIG_HOME",
+    "XDG_DATA_HOME",
+    "KERAS_HOME",
+)
+
+
+def _snapshot(paths: tuple[Path, ...]) -> dict[str, float | None]:
+    return {str(p): (p.stat().st_mtime if p.exists() else None) for p in paths}
+
+
+def _isolate_home() -> Path:
+    # Done when this file is imported, before test modules import Keras or TensorFlow (Keras
+    # writes its config under the home as it is imported); the session fixture below owns it.
+    home = Path(tempfile.mkdtemp(prefix="picsellia-tf-tests-home-"))
+    for name in HOME_ENV_POPPED:
+        os.environ.pop(name, None)
+    os.environ["HOME"] = str(home)
+    return home
+
+
+REAL_HOME_BEFORE = _snapshot(WATCHED_REAL_PATHS)
+TEST_HOME = _isolate_home()
+
 from collections.abc import Iterator  # noqa: E402
-from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
 
 from picsellia_tf.client import Client  # noqa: E402
 from picsellia_tf.local_platform import LocalPlatform  # noqa: E402
+
+
+@pytest.fixture(scope="session", autouse=True)
+def isolated_home() -> Iterator[Path]:
+    """The session's home directory (``$HOME``), a temporary one: the default spool, image
+    cache and Keras config of every test and child process land there. At the end of the
+    session the real home's spool, cache and config must be as they were."""
+    assert Path.home() == TEST_HOME
+    yield TEST_HOME
+    shutil.rmtree(TEST_HOME, ignore_errors=True)
+    changed = {
+        path: (before, after)
+        for (path, before), after in zip(
+            REAL_HOME_BEFORE.items(), _snapshot(WATCHED_REAL_PATHS).values(), strict=True
+        )
+        if before != after
+    }
+    assert not changed, f"the test session wrote under the real home: {sorted(changed)}"
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from test_callback_support import (
     assert_points_equal,
+    needs_tf_keras,
     new_experiment,
     new_project,
     server_points,
@@ -178,6 +179,7 @@ def test_sigkill_mid_run_then_sync_delivers_everything(platform: Any, tmp_path: 
     assert list(spool_dir.iterdir()) == []  # delivered runs leave the spool
 
 
+@needs_tf_keras
 @pytest.mark.timeout(120)
 def test_tf_keras_fit_streams_to_the_platform(platform: Any, tmp_path: Path) -> None:
     client = platform.client
@@ -205,6 +207,7 @@ def test_tf_keras_fit_streams_to_the_platform(platform: Any, tmp_path: Path) -> 
     assert sorted(got["batch/loss"]) == [2, 4, 6, 8, 10, 12]
 
 
+@needs_tf_keras
 @pytest.mark.timeout(300)
 def test_multi_worker_only_the_chief_logs(platform: Any, tmp_path: Path) -> None:
     # Keras 3's fit does not run under MultiWorkerMirroredStrategy (keras-team/keras#20585);

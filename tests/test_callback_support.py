@@ -2,16 +2,44 @@
 
 from __future__ import annotations
 
+import importlib.metadata
+import importlib.util
 import socket
 import uuid
 from typing import Any
 
 import numpy as np
+import pytest
 
 from picsellia_tf.types import Experiment
 
 STEPS_PER_EPOCH = 4
 BATCH = 8
+
+TENSORFLOW_DISTRIBUTIONS = ("tensorflow", "tensorflow-cpu", "tensorflow-intel", "tensorflow-macos")
+
+
+def tf_keras_install_command() -> str:
+    """The pip command that adds the ``tf_keras`` matching this TensorFlow, keeping one TF.
+
+    ``tf_keras`` requires the ``tensorflow`` distribution, so a plain install next to
+    ``tensorflow-cpu`` would bring a second, full TensorFlow; ``--no-deps`` avoids that.
+    """
+    for dist in TENSORFLOW_DISTRIBUTIONS:
+        try:
+            version = importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+        major_minor = ".".join(version.split(".")[:2])
+        return f"pip install --no-deps 'tf_keras~={major_minor}.0'"
+    return "pip install --no-deps tf_keras  # the version of your TensorFlow"
+
+
+needs_tf_keras = pytest.mark.skipif(
+    importlib.util.find_spec("tf_keras") is None,
+    reason=f"tf_keras is not installed; `{tf_keras_install_command()}` enables these tests "
+    "(.ci/run does)",
+)
 
 
 def new_experiment(client: Any, model_name: str = "tiny") -> Experiment:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import random
 import subprocess
 import sys
@@ -241,7 +242,9 @@ def test_offline_sender_only_spools(tmp_path: Path) -> None:
 
 
 def _run_child(code: str, platform: Any, timeout: float) -> subprocess.CompletedProcess[str]:
-    env = {"PICSELLIA_TOKEN": platform.token, "PATH": "/usr/bin:/bin"}
+    env = {"PICSELLIA_TOKEN": platform.token, "PATH": "/usr/bin:/bin", "HOME": str(Path.home())}
+    if "PYTHONPATH" in os.environ:
+        env["PYTHONPATH"] = os.environ["PYTHONPATH"]
     return subprocess.run(
         [sys.executable, "-c", textwrap.dedent(code)],
         env=env,
