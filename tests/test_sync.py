@@ -12,12 +12,14 @@ from typing import Any
 import pytest
 from test_callback_support import new_experiment, new_project, server_points, unused_port
 
-from picsellia_tf.spool import Point, RunMeta, Spool
+from picsellia_tf.spool import Point, RunMeta, Spool, find_runs
 
 pytestmark = pytest.mark.timeout(120)
 
 
-def _cli(platform: Any, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+def _cli(
+    platform: Any, *args: str, timeout: float = 60, input: str = ""
+) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PICSELLIA_")}
     env.update(PICSELLIA_TOKEN=platform.token, TF_CPP_MIN_LOG_LEVEL="3")
     out = subprocess.run(
@@ -26,6 +28,7 @@ def _cli(platform: Any, *args: str, timeout: float = 60) -> subprocess.Completed
         capture_output=True,
         text=True,
         timeout=timeout,
+        input=input,
     )
     assert platform.token not in out.stdout + out.stderr
     return out
@@ -80,16 +83,121 @@ def test_sync_of_one_run_dir_prints_points_per_run(platform: Any, tmp_path: Path
     assert f"{run.path}: 3 points sent to training_id={exp.training_id}" in out.stdout
 
 
-def test_sync_against_a_dead_host_fails_and_keeps_the_spool(platform: Any, tmp_path: Path) -> None:
-    run = Spool.create(tmp_path, RunMeta(host=platform.host, training_id=1, network_id="n"))
-    run.append(_points("loss", 3))
-    run.close()
+def _stranded_run(parent: Path, n: int = 3, **ids: Any) -> tuple[Spool, str]:
+    """A run spooled for a server that is gone, and that server's URL."""
     dead = f"http://127.0.0.1:{unused_port()}"
-    out = _cli(platform, "sync", str(tmp_path), "--host", dead, "--timeout", "1")
+    run = Spool.create(parent, RunMeta(host=dead, **ids))
+    run.append(_points("loss", n))
+    run.close()
+    return run, dead
+
+
+def test_sync_names_unreachable_servers_and_delivers_the_other_runs(
+    platform: Any, tmp_path: Path
+) -> None:
+    stranded, dead = _stranded_run(tmp_path, training_id=1, network_id="gone")
+    exp = new_experiment(platform.client)
+    live = Spool.create(
+        tmp_path,
+        RunMeta(host=platform.host, training_id=exp.training_id, network_id=exp.network_id),
+    )
+    live.append(_points("loss", 4))
+    live.close()
+
+    out = _cli(platform, "sync", str(tmp_path), timeout=30)  # at once, not after --timeout
     assert out.returncode == 1
-    assert "the rest stays spooled" in out.stdout and "cannot reach" in out.stdout
-    assert "not fully delivered" in out.stderr
+    assert f"{live.path}: 4 points sent" in out.stdout and not live.path.exists()
+    assert f"{stranded.path}: not sent, stays spooled: cannot reach {dead}" in out.stdout
+    assert f"1 run(s) spooled for {dead}, which does not answer:\n  {stranded.path}\n" in (
+        out.stdout
+    )
+    assert "--host URL" in out.stdout and "--drop" in out.stdout
+    assert "1 run(s) not fully delivered" in out.stderr
+    assert len(list(Spool.open(stranded.path).iter_points())) == 3
+
+    out = _cli(platform, "sync", str(tmp_path), "--json", timeout=30)
+    (entry,) = json.loads(out.stdout)["runs"]
+    assert entry["unreachable"] is True and entry["host"] == dead
+
+
+def test_sync_host_sends_a_run_to_a_platform_that_moved(platform: Any, tmp_path: Path) -> None:
+    exp = new_experiment(platform.client)
+    run, _ = _stranded_run(tmp_path, training_id=exp.training_id, network_id=exp.network_id)
+    out = _cli(platform, "sync", str(run.path), "--host", platform.host + "/")
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert f"3 points sent to training_id={exp.training_id}" in out.stdout
+    got = server_points(platform.client.experiments.get_logs(exp.training_id, exp.network_id))
+    assert got == {"loss": {i: i + 0.25 for i in range(3)}}
+
+
+def test_sync_host_with_unknown_ids_says_how_to_map_them(platform: Any, tmp_path: Path) -> None:
+    run, _ = _stranded_run(tmp_path, training_id=7, network_id="not-here")
+    out = _cli(platform, "sync", str(run.path), "--host", platform.host, "--timeout", "1")
+    assert out.returncode == 1
+    assert "404" in out.stdout and "pass --project-id to start a new version there" in out.stdout
+    assert Spool.open(run.path).meta.host == platform.host  # the run now goes there
     assert len(list(Spool.open(run.path).iter_points())) == 3
+
+
+def test_sync_project_id_starts_a_new_version_and_resends_everything(
+    platform: Any, tmp_path: Path
+) -> None:
+    client = platform.client
+    project_id = new_project(client)
+    run, _ = _stranded_run(tmp_path, n=6, training_id=3, network_id="old", model_name="net")
+    _, half = run.read(0, 3)
+    run.ack(half)  # delivered to the old server: the new version must still get them
+    out = _cli(platform, "sync", str(run.path), "--host", platform.host, "--project-id", project_id)
+    assert out.returncode == 0, out.stdout + out.stderr
+    (model,) = [m for m in client.models.list() if m.name == "net"]
+    (version,) = client.models.get(model.id).experiments
+    assert f"6 points sent to training_id={version.training_id} network_id={model.id}" in (
+        out.stdout
+    )
+    got = server_points(client.experiments.get_logs(version.training_id, model.id))
+    assert got == {"loss": {i: i + 0.25 for i in range(6)}}
+
+
+def test_sync_maps_one_run_to_an_existing_version(platform: Any, tmp_path: Path) -> None:
+    client = platform.client
+    exp = new_experiment(client)
+    run, _ = _stranded_run(tmp_path, training_id=1, network_id="old")
+    args = ["--host", platform.host, "--training-id", str(exp.training_id)]
+    out = _cli(platform, "sync", str(run.path), *args, "--network-id", exp.network_id)
+    assert out.returncode == 0, out.stdout + out.stderr
+    got = server_points(client.experiments.get_logs(exp.training_id, exp.network_id))
+    assert got == {"loss": {i: i + 0.25 for i in range(3)}}
+
+    _stranded_run(tmp_path)
+    _stranded_run(tmp_path)
+    out = _cli(platform, "sync", str(tmp_path), *args, "--network-id", exp.network_id)
+    assert out.returncode == 1
+    assert "--training-id/--network-id map one run" in out.stderr
+    assert "pass that run's directory" in out.stderr
+    out = _cli(platform, "sync", str(tmp_path), "--training-id", "3")
+    assert out.returncode == 1 and "--training-id and --network-id go together" in out.stderr
+
+
+def test_sync_drop_deletes_runs_after_a_prompt(platform: Any, tmp_path: Path) -> None:
+    run, dead = _stranded_run(tmp_path, training_id=2, network_id="gone")
+    out = _cli(platform, "sync", str(run.path), "--drop", input="n\n")
+    assert out.returncode == 1 and "aborted; nothing deleted" in out.stderr
+    assert f"{run.path}: 3 points, 0 previews undelivered, for training_id=2" in out.stderr
+    assert dead in out.stderr and "[y/N]" in out.stderr
+    assert run.path.exists()
+    out = _cli(platform, "sync", str(run.path), "--drop")  # no answer (EOF) is no
+    assert out.returncode == 1 and run.path.exists()
+
+    out = _cli(platform, "sync", str(tmp_path), "--drop", input="y\n")
+    assert out.returncode == 0, out.stderr
+    assert f"dropped {run.path}" in out.stdout and not run.path.exists()
+
+    other, _ = _stranded_run(tmp_path)
+    out = _cli(platform, "sync", str(tmp_path), "--drop", "--yes", "--json")
+    assert out.returncode == 0 and json.loads(out.stdout) == {"dropped": [str(other.path)]}
+    assert find_runs(tmp_path) == []
+    out = _cli(platform, "sync", str(tmp_path), "--drop", "--host", platform.host)
+    assert out.returncode == 1 and "--drop deletes runs" in out.stderr
 
 
 def test_sync_names_a_missing_spool_dir(platform: Any, tmp_path: Path) -> None:

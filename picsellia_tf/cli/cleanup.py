@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from picsellia_tf import teardown
-from picsellia_tf.cli._common import add_command, add_group, emit, make_client
+from picsellia_tf.cli._common import add_command, add_group, confirm, emit, make_client
 
 if TYPE_CHECKING:
     from picsellia_tf.client import Client
@@ -151,18 +151,6 @@ def _run(args: argparse.Namespace, planner: Planner) -> int:
 def _print_result(target: teardown.Target, status: str, error: str | None) -> None:
     line = f"{status}: {target.describe()}" + (f": {error}" if error else "")
     print(line, flush=True)
-
-
-def confirm(question: str) -> bool:
-    """Ask on stderr, read one line of stdin; only ``y``/``yes`` is yes (EOF means no)."""
-    print(question, end="", file=sys.stderr, flush=True)
-    try:
-        answer = sys.stdin.readline() if sys.stdin is not None else ""
-    except (OSError, ValueError):
-        answer = ""
-    if not answer.endswith("\n"):
-        print(file=sys.stderr)
-    return answer.strip().lower() in ("y", "yes")
 
 
 def _report(

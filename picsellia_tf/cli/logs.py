@@ -7,10 +7,12 @@ deadlines.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import Any
 
 from picsellia_tf.cli._common import add_connection_options, emit, make_client
+from picsellia_tf.errors import ValidationError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -19,15 +21,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "sync",
         help=(
             "Send spooled logs and previews (offline runs, or runs that could not reach the "
-            "platform)."
+            "platform); send a run to another host, or drop it."
         ),
         description=(
             "Deliver every run spooled under SPOOL_DIR (or SPOOL_DIR itself if it is one run's "
             "directory): its points and preview images. A run whose experiment was never "
-            "started is started first. Each run goes to --host if given, else to the host "
-            "recorded in its meta.json, else to $PICSELLIA_HOST; the token comes from "
-            "$PICSELLIA_TOKEN. Delivered runs are removed from the spool; what cannot be "
-            "delivered stays there. Exit 1 if anything was left undelivered."
+            "started is started first. Each run goes to the host recorded in its meta.json, "
+            "else to $PICSELLIA_HOST; the token comes from $PICSELLIA_TOKEN. Runs whose server "
+            "does not answer are listed and left spooled; the others are delivered and removed "
+            "from the spool. --host sends the runs to another platform from now on (the same "
+            "experiment ids, as when a platform moved with its data; --training-id and "
+            "--network-id map one run to a version there, --project-id starts a new version "
+            "there: both resend the whole run). --drop deletes the runs from the spool, after "
+            "a prompt. Exit 1 if anything was left undelivered."
         ),
     )
     sync.add_argument("spool_dir", metavar="SPOOL_DIR", help="spool directory or one run in it")
@@ -39,6 +45,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     add_connection_options(sync)
     sync.set_defaults(func=cmd_sync)
+    sync.add_argument(
+        "--training-id",
+        type=int,
+        default=None,
+        help="with --network-id: send the run to this experiment version (one run only)",
+    )
+    sync.add_argument("--network-id", default=None, help="model id of --training-id's version")
+    sync.add_argument(
+        "--project-id", default=None, help="start a new experiment version in this project"
+    )
+    sync.add_argument(
+        "--model-name", default=None, help="with --project-id: the model (default: the run's)"
+    )
+    sync.add_argument(
+        "--drop", action="store_true", help="delete the runs from the spool instead (prompts)"
+    )
+    sync.add_argument("--yes", "-y", action="store_true", help="with --drop: do not ask")
 
     push = subparsers.add_parser(
         "push-logs",
@@ -61,24 +84,42 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
-    """Deliver the spooled runs; 1 if any stays undelivered."""
+    """Deliver the spooled runs (or drop them); 1 if any stays undelivered."""
     from picsellia_tf.client import Client
     from picsellia_tf.errors import PicselliaError
     from picsellia_tf.sender import sync_run
     from picsellia_tf.spool import Spool, find_runs
 
     runs = find_runs(args.spool_dir)
+    _check_sync_options(args, runs)
+    if args.drop:
+        return _drop_runs(args, runs)
+    Client(host=args.host).close()  # no token, or a bad --host: said once, before any run
     clients: dict[str | None, Client] = {}
+    unusable: dict[str | None, tuple[str, bool] | None] = {}  # host -> (why, unreachable)
     report: list[dict[str, Any]] = []
     lines: list[str] = []
+    stranded: dict[str, list[str]] = {}  # unreachable host -> its runs
     failed = 0
     for path in runs:
         entry: dict[str, Any] = {"run": str(path), "sent": 0, "previews": 0, "complete": False}
         try:
             spool = Spool.open(path)
-            host = args.host or spool.meta.host
+            moved = _retarget(spool, args)
+            host = spool.meta.host
+            entry["host"] = host or _default_host()
             if host not in clients:
                 clients[host] = Client(host=host)
+                unusable[host] = _probe(clients[host])
+            problem = unusable[host]
+            if problem is not None:
+                entry.update(error=problem[0], unreachable=problem[1])
+                if problem[1]:
+                    stranded.setdefault(entry["host"], []).append(str(path))
+                report.append(entry)
+                failed += 1
+                lines.append(f"{path}: not sent, stays spooled: {problem[0]}")
+                continue
             result = sync_run(spool, clients[host], timeout=args.timeout)
             entry.update(
                 sent=result.sent - result.previews,
@@ -90,7 +131,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
             if result.complete:
                 spool.remove()
             else:
-                entry["error"] = str(result.error)
+                entry["error"] = str(result.error) + _not_found_hint(result.error, moved, spool)
         except PicselliaError as exc:
             entry["error"] = str(exc)
         report.append(entry)
@@ -109,11 +150,154 @@ def cmd_sync(args: argparse.Namespace) -> int:
         client.close()
     if not runs:
         lines.append(f"{args.spool_dir}: no spooled runs")
+    for host, paths in stranded.items():
+        lines.append(_stranded_note(host, paths))
     emit(args, {"runs": report, "failed": failed}, "\n".join(lines))
     if failed:
         print(f"picsellia-tf: {failed} run(s) not fully delivered", file=sys.stderr)
         return 1
     return 0
+
+
+def _default_host() -> str:
+    from picsellia_tf.client import DEFAULT_HOST
+
+    return os.environ.get("PICSELLIA_HOST") or DEFAULT_HOST
+
+
+def _check_sync_options(args: argparse.Namespace, runs: list[Any]) -> None:
+    """Refuse the option combinations ``sync`` cannot honour, in the CLI's words."""
+    mapped = args.training_id is not None or args.network_id is not None
+    if mapped and (args.training_id is None or args.network_id is None):
+        raise ValidationError("--training-id and --network-id go together")
+    if args.training_id is not None and args.training_id < 1:
+        raise ValidationError(f"--training-id: expected an int >= 1, got {args.training_id}")
+    if mapped and args.project_id is not None:
+        raise ValidationError(
+            "--project-id starts a new version; --training-id/--network-id name an existing "
+            "one: pass one or the other"
+        )
+    if args.model_name is not None and args.project_id is None:
+        raise ValidationError("--model-name goes with --project-id")
+    if mapped and len(runs) > 1:
+        raise ValidationError(
+            f"--training-id/--network-id map one run, and {args.spool_dir} holds {len(runs)}: "
+            "pass that run's directory"
+        )
+    if args.drop and (mapped or args.project_id is not None or args.host is not None):
+        raise ValidationError("--drop deletes runs: it takes no --host, --project-id or ids")
+    if args.yes and not args.drop:
+        raise ValidationError("--yes goes with --drop")
+
+
+def _retarget(spool: Any, args: argparse.Namespace) -> bool:
+    """Point the run at ``--host`` and the mapped or new version, in its ``meta.json``.
+
+    The same ids on another host keep what was delivered; mapped ids or a new version resend
+    the whole run. True if the run's destination changed.
+    """
+    from dataclasses import replace
+
+    meta = spool.meta
+    host = args.host.rstrip("/") if args.host is not None else meta.host
+    if args.training_id is not None:
+        new = replace(meta, host=host, training_id=args.training_id, network_id=args.network_id)
+        new.project_id = None  # the recorded project is the old host's; found from used_in
+    elif args.project_id is not None:
+        new = replace(
+            meta,
+            host=host,
+            project_id=args.project_id,
+            model_name=args.model_name or meta.model_name or "model",
+            training_id=None,
+            network_id=None,
+        )
+    elif host != meta.host:
+        new = replace(meta, host=host)
+    else:
+        return False
+    resend = new.training_id != meta.training_id or new.network_id != meta.network_id
+    spool.meta = new
+    spool.write_meta()
+    if resend or new.training_id is None:
+        spool.ack(0)
+        spool.ack_previews(0)
+    return True
+
+
+def _probe(client: Any) -> tuple[str, bool] | None:
+    """None if ``client``'s server answers and takes the token, else (why not, unreachable).
+
+    One try, without retries: a server that is gone is reported at once rather than after
+    ``--timeout``; retries are for the failures met while delivering."""
+    from picsellia_tf.errors import AuthenticationError, NetworkError, PicselliaError
+
+    try:
+        with client.with_options(max_retries=0, timeout=10.0) as probe:
+            probe.check_connection()
+    except NetworkError as exc:
+        return str(exc), True
+    except AuthenticationError as exc:
+        return f"{client.host} refused the token ({exc.message}): check PICSELLIA_TOKEN", False
+    except PicselliaError:
+        return None  # it answers; delivery reports what goes wrong
+    return None
+
+
+def _not_found_hint(error: BaseException | None, moved: bool, spool: Any) -> str:
+    from picsellia_tf.errors import NotFoundError
+
+    if not moved or not isinstance(error, NotFoundError):
+        return ""
+    return (
+        f" (training_id={spool.meta.training_id} network_id={spool.meta.network_id} is not on "
+        f"{spool.meta.host}: pass --project-id to start a new version there, or "
+        "--training-id/--network-id to map the run to one)"
+    )
+
+
+def _stranded_note(host: str, paths: list[str]) -> str:
+    runs = "\n".join(f"  {p}" for p in paths)
+    return (
+        f"{len(paths)} run(s) spooled for {host}, which does not answer:\n{runs}\n"
+        f"  send one to another platform: picsellia-tf sync RUN_DIR --host URL "
+        "[--project-id ID to start a new version there]\n"
+        "  or delete it: picsellia-tf sync RUN_DIR --drop"
+    )
+
+
+def _drop_runs(args: argparse.Namespace, runs: list[Any]) -> int:
+    """Delete runs from the spool after a prompt (or ``--yes``)."""
+    from picsellia_tf.cli._common import confirm
+    from picsellia_tf.spool import Spool
+
+    if not runs:
+        emit(args, {"dropped": []}, f"{args.spool_dir}: no spooled runs")
+        return 0
+    spools = [Spool.open(path) for path in runs]
+    listing = "\n".join(f"  {_describe_run(spool)}" for spool in spools)
+    if not args.yes:
+        print(f"about to delete from the spool:\n{listing}", file=sys.stderr)
+        if not confirm(f"Delete {len(spools)} run(s) and what they hold? [y/N] "):
+            print("picsellia-tf: aborted; nothing deleted", file=sys.stderr)
+            return 1
+    for spool in spools:
+        spool.remove()
+    dropped = [str(spool.path) for spool in spools]
+    emit(args, {"dropped": dropped}, "\n".join(f"dropped {p}" for p in dropped))
+    return 0
+
+
+def _describe_run(spool: Any) -> str:
+    points = sum(1 for _ in spool.iter_points(spool.acked()))
+    previews = len(spool.read_previews(spool.previews_acked(), 1_000_000)[0])
+    where = spool.meta.host or _default_host()
+    ids = (
+        f"training_id={spool.meta.training_id} network_id={spool.meta.network_id}"
+        if spool.meta.has_experiment
+        else f"a new version of {spool.meta.model_name!r}"
+    )
+    return f"{spool.path}: {points} points, {previews} previews undelivered, for {ids} on {where}"
 
 
 def cmd_push_logs(args: argparse.Namespace) -> int:
