@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import warnings
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -62,18 +63,19 @@ from picsellia_tf.local_platform import LocalPlatform  # noqa: E402
 def isolated_home() -> Iterator[Path]:
     """The session's home directory (``$HOME``), a temporary one: the default spool, image
     cache and Keras config of every test and child process land there. At the end of the
-    session the real home's spool, cache and config must be as they were."""
+    session the real home's spool, cache and Keras config must be as they were: an error
+    under CI (alone on its machine), a warning elsewhere, where other processes share the
+    home."""
     assert Path.home() == TEST_HOME
     yield TEST_HOME
     shutil.rmtree(TEST_HOME, ignore_errors=True)
-    changed = {
-        path: (before, after)
-        for (path, before), after in zip(
-            REAL_HOME_BEFORE.items(), _snapshot(WATCHED_REAL_PATHS).values(), strict=True
-        )
-        if before != after
-    }
-    assert not changed, f"the test session wrote under the real home: {sorted(changed)}"
+    after = _snapshot(WATCHED_REAL_PATHS)
+    changed = sorted(path for path, before in REAL_HOME_BEFORE.items() if after[path] != before)
+    if changed:
+        message = f"something wrote under the real home during the test session: {changed}"
+        if os.environ.get("CI"):
+            raise AssertionError(message)
+        warnings.warn(message, stacklevel=1)
 
 
 @pytest.fixture
