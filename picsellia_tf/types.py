@@ -94,8 +94,17 @@ class ProjectRef:
 
 
 @dataclass(frozen=True)
+class ProjectSummary:
+    """A ``projects.list()`` item: what ``project_list`` answers, an id and a name. The type,
+    labels, team and models are in :class:`Project`, from ``projects.get(id)``."""
+
+    id: str
+    name: str
+
+
+@dataclass(frozen=True)
 class Project:
-    """A project. ``projects.list()`` fills only ``id`` and ``name``; ``projects.get()`` all."""
+    """A project in full (``projects.get()``); ``None`` where the platform did not say."""
 
     id: str
     name: str
@@ -140,8 +149,23 @@ class ExperimentRef:
 
 
 @dataclass(frozen=True)
+class ModelSummary:
+    """A ``models.list()`` item: what ``models_list`` answers. The description, links,
+    performances, labels and experiment versions are in :class:`Model`, from
+    ``models.get(id)``; ``None`` where the platform did not say."""
+
+    id: str
+    name: str
+    type: str | None = None
+    tags: list[str] = field(default_factory=list)
+    trainable: bool | None = None
+    predictable: bool | None = None
+    used_in: list[ProjectRef] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
 class Model:
-    """A model. ``models.list()`` leaves the ``models.get()``-only fields at their defaults."""
+    """A model in full (``models.get()``); ``None`` where the platform did not say."""
 
     id: str
     name: str
@@ -182,8 +206,22 @@ class Preview:
 
 
 @dataclass(frozen=True)
+class DatasetSummary:
+    """A ``datasets.list()`` item: what ``dataset_list`` answers (whether the dataset is
+    private is in :class:`Dataset`, from ``datasets.get(id)``)."""
+
+    id: str
+    name: str
+    size: int | None = None
+    description: str | None = None
+    created_by: str | None = None
+    used_in: list[ProjectRef] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
 class Dataset:
-    """A dataset of raw data."""
+    """A dataset of raw data (``datasets.get()``); ``None`` where the platform did not say:
+    the reference's ``dataset_info`` has no creator, ``datasets.list()`` has it."""
 
     id: str
     name: str

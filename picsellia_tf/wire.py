@@ -25,6 +25,7 @@ from picsellia_tf.types import (
     DataRow,
     Dataset,
     DatasetRef,
+    DatasetSummary,
     Experiment,
     ExperimentRef,
     ImageAnnotation,
@@ -32,10 +33,12 @@ from picsellia_tf.types import (
     LabelLink,
     Model,
     ModelRef,
+    ModelSummary,
     Preview,
     Project,
     ProjectRef,
     ProjectStats,
+    ProjectSummary,
     QAQuestion,
     RawData,
     Rectangle,
@@ -245,8 +248,17 @@ def _list_of(d: Mapping[str, Any], key: str, where: str, parse: Any) -> list[Any
     return [parse(item, f"{where}.{key}[{i}]") for i, item in enumerate(_items(d, key, where))]
 
 
+def parse_project_summary(d: Any, where: str = "project") -> ProjectSummary:
+    """A ``project_list`` item: ``{"id", "project_name"}``."""
+    d = _obj(d, where)
+    return ProjectSummary(
+        id=_str(d, "id" if "id" in d else "project_id", where),
+        name=_str(d, "project_name", where),
+    )
+
+
 def parse_project(d: Any) -> Project:
-    """A project from ``project_infos`` (all fields) or a ``project_list`` item (id, name)."""
+    """A project from ``project_infos``."""
     d = _obj(d, "project")
     where = "project"
     dataset = d.get("dataset")
@@ -313,8 +325,23 @@ def parse_experiment_ref(d: Any, where: str = "experiment") -> ExperimentRef:
     )
 
 
+def parse_model_summary(d: Any, where: str = "model") -> ModelSummary:
+    """A ``models_list`` item (``predicatble`` accepted)."""
+    d = _obj(d, where)
+    tags = d.get("tags") or []
+    return ModelSummary(
+        id=_str(d, "model_id", where),
+        name=_str(d, "model_name", where),
+        type=_opt_str(d, "model_type"),
+        tags=[str(t) for t in tags] if isinstance(tags, list | tuple) else [],
+        trainable=_opt_bool(d, "trainable"),
+        predictable=_opt_bool(d, "predictable", "predicatble"),
+        used_in=_list_of(d, "used_in", where, parse_project_ref),
+    )
+
+
 def parse_model(d: Any) -> Model:
-    """A model from ``model_infos`` or a ``models_list`` item (``predicatble`` accepted)."""
+    """A model from ``model_infos`` (``predicatble`` accepted)."""
     d = _obj(d, "model")
     where = "model"
     tags = d.get("tags") or []
@@ -375,8 +402,21 @@ def parse_preview(d: Any, where: str = "preview") -> Preview:
     return Preview(object_name=_str(d, "object_name", where), url=_opt_str(d, "url"))
 
 
+def parse_dataset_summary(d: Any, where: str = "dataset") -> DatasetSummary:
+    """A ``dataset_list`` item."""
+    d = _obj(d, where)
+    return DatasetSummary(
+        id=_str(d, "dataset_id", where),
+        name=_str(d, "dataset_name", where),
+        size=_opt_int(d, "dataset_size", where),
+        description=_opt_str(d, "description"),
+        created_by=_opt_str(d, "created_by"),
+        used_in=_list_of(d, "used_in", where, parse_project_ref),
+    )
+
+
 def parse_dataset(d: Any) -> Dataset:
-    """A dataset from ``dataset_info`` or a ``dataset_list`` item."""
+    """A dataset from ``dataset_info``."""
     d = _obj(d, "dataset")
     where = "dataset"
     return Dataset(

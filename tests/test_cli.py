@@ -223,7 +223,7 @@ def test_projects_create_list_show_delete(platform: Any, client: Any, tmp_path: 
     text = run(platform, "projects", "list").stdout
     assert project.id in text and "streets" in text
     listed = as_json(run(platform, "projects", "list", "--json"))
-    assert [(p["id"], p["name"]) for p in listed] == [(project.id, "streets")]
+    assert listed == [{"id": project.id, "name": "streets"}]  # project_list's fields only
     shown = run(platform, "projects", "show", project.id).stdout
     assert "car (rectangle)" in shown and "road (polygon)" in shown and "street-images" in shown
     full = as_json(run(platform, "projects", "show", project.id, "--json"))
@@ -327,7 +327,10 @@ def test_datasets_upload_list_show_delete(platform: Any, client: Any, tmp_path: 
     listed = as_json(run(platform, "datasets", "list", "--json"))
     assert [(d["id"], d["name"], d["size"]) for d in listed] == [(dataset.id, "cars", 5)]
     assert "cars" in run(platform, "datasets", "list").stdout
-    assert "files:" in run(platform, "datasets", "show", dataset.id).stdout
+    shown = run(platform, "datasets", "show", dataset.id).stdout
+    assert "files:" in shown
+    creator = client.check_connection().username
+    assert f"created by:  {creator}" in shown  # dataset_info has no creator: from the list
 
     empty = tmp_path / "empty"
     empty.mkdir()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import math
@@ -22,9 +23,12 @@ from picsellia_tf.errors import (
 from picsellia_tf.local_platform import LocalPlatform
 from picsellia_tf.types import (
     Collaborator,
+    DatasetSummary,
     ImageAnnotation,
     Label,
     LabelLink,
+    ModelSummary,
+    ProjectSummary,
     QAQuestion,
     Rectangle,
     Shape,
@@ -190,6 +194,30 @@ def test_project_create_get_list_update(client: Client, setup):
         client.projects.create("pets2", "classification")
     with pytest.raises(NotFoundError, match="dataset 'missing' not found"):
         client.projects.create("x", "classification", dataset_name="missing")
+
+
+def test_lists_carry_only_what_their_route_answers(client: Client, setup):
+    # A project with a type, labels and a model: its list item has no field that would read
+    # as "no type, no labels, no models"; the detail has them.
+    ds, _, project = setup
+    exp = client.experiments.init(project.id, "resnet")
+    (summary,) = client.projects.list()
+    assert summary == ProjectSummary(project.id, "pets")
+    assert [f.name for f in dataclasses.fields(summary)] == ["id", "name"]
+    detail = client.projects.get(summary.id)
+    assert detail.type == "detection" and len(detail.labels) == 2
+    assert [m.id for m in detail.models] == [exp.network_id]
+
+    (model,) = client.models.list()
+    assert isinstance(model, ModelSummary) and not hasattr(model, "experiments")
+    assert (model.type, [p.id for p in model.used_in]) == ("detection", [project.id])
+    assert [e.training_id for e in client.models.get(model.id).experiments] == [1]
+
+    (dataset,) = client.datasets.list()
+    assert isinstance(dataset, DatasetSummary) and not hasattr(dataset, "private")
+    assert dataset.created_by == client.check_connection().username
+    assert (dataset.size, [p.id for p in dataset.used_in]) == (3, [project.id])
+    assert client.datasets.get(ds.id).private is True
 
 
 def test_project_team_labels_qa(client: Client, setup):

@@ -22,7 +22,7 @@ from picsellia_tf.api._base import (
     text,
 )
 from picsellia_tf.errors import ValidationError
-from picsellia_tf.types import DataRow, Dataset, RawData
+from picsellia_tf.types import DataRow, Dataset, DatasetSummary, RawData
 
 UPLOAD_FILES_PER_REQUEST = 32
 UPLOAD_BYTES_PER_REQUEST = 64 * 1024 * 1024
@@ -41,10 +41,11 @@ class Datasets(Endpoints):
         answer = self._client.request("POST", "/api/v1/create_dataset", json=body)
         return self.get(answer_field(answer, "dataset_id"))
 
-    def list(self) -> builtins.list[Dataset]:
+    def list(self) -> builtins.list[DatasetSummary]:
         """Every dataset, with size, creator and the projects using it."""
         answer = self._client.request("GET", "/api/v1/dataset_list")
-        return [wire.parse_dataset(d) for d in wire.from_indexed(answer, "dataset_list")]
+        items = wire.from_indexed(answer, "dataset_list")
+        return [wire.parse_dataset_summary(d, f"dataset_list[{i}]") for i, d in enumerate(items)]
 
     def get(self, id: str) -> Dataset:
         """One dataset."""

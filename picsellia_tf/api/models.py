@@ -8,7 +8,7 @@ from typing import Any
 from picsellia_tf import wire
 from picsellia_tf.api._base import Endpoints, flag, ident, route, string, text
 from picsellia_tf.errors import ValidationError
-from picsellia_tf.types import Model
+from picsellia_tf.types import Model, ModelSummary
 
 _STR_FIELDS = ("model_name", "description", "github_link", "paper_link")
 UPDATABLE = (*_STR_FIELDS, "private", "tags")
@@ -17,10 +17,12 @@ UPDATABLE = (*_STR_FIELDS, "private", "tags")
 class Models(Endpoints):
     """The models of the token's organisation (created by ``experiments.init``)."""
 
-    def list(self) -> builtins.list[Model]:
-        """Every model, with its tags and the projects using it."""
+    def list(self) -> builtins.list[ModelSummary]:
+        """Every model, with its type, tags and the projects using it (``get(id)`` has the
+        rest, experiment versions included)."""
         answer = self._client.request("GET", "/api/v1/models_list")
-        return [wire.parse_model(m) for m in wire.from_indexed(answer, "models_list")]
+        items = wire.from_indexed(answer, "models_list")
+        return [wire.parse_model_summary(m, f"models_list[{i}]") for i, m in enumerate(items)]
 
     def get(self, id: str) -> Model:
         """One model in full, with its experiment versions."""

@@ -18,7 +18,7 @@ from picsellia_tf.api._base import (
     text,
 )
 from picsellia_tf.errors import ValidationError
-from picsellia_tf.types import PROJECT_TYPES, Collaborator, Project, ProjectStats
+from picsellia_tf.types import PROJECT_TYPES, Collaborator, Project, ProjectStats, ProjectSummary
 
 
 class Projects(Endpoints):
@@ -51,10 +51,11 @@ class Projects(Endpoints):
         answer = self._client.request("POST", "/api/v1/create_project", json=body)
         return self.get(answer_field(answer, "project_id"))
 
-    def list(self) -> builtins.list[Project]:
-        """Every project (``id`` and ``name`` filled), in creation order."""
+    def list(self) -> builtins.list[ProjectSummary]:
+        """Every project's id and name, in creation order (``get(id)`` has the rest)."""
         answer = self._client.request("GET", "/api/v1/project_list")
-        return [wire.parse_project(p) for p in wire.from_indexed(answer, "project_list")]
+        items = wire.from_indexed(answer, "project_list")
+        return [wire.parse_project_summary(p, f"project_list[{i}]") for i, p in enumerate(items)]
 
     def get(self, id: str) -> Project:
         """One project in full: dataset, labels, team, models, annotation count, Q&A."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import fnmatch
 import json
 import os
@@ -246,6 +247,10 @@ def _datasets_list(args: argparse.Namespace) -> int:
 def _datasets_show(args: argparse.Namespace) -> int:
     with make_client(args) as client:
         dataset = client.datasets.get(args.id)
+        if dataset.created_by is None:  # dataset_info has no creator; dataset_list has it
+            listed = [d for d in client.datasets.list() if d.id == dataset.id]
+            if listed:
+                dataset = dataclasses.replace(dataset, created_by=listed[0].created_by)
     emit(args, dataset, _dataset_text(dataset))
     return 0
 
@@ -422,13 +427,16 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]], *, empty: str)
 
 
 def _fields(*pairs: tuple[str, Any]) -> str:
-    """``name: value`` lines; empty or missing values shown as ``-``."""
+    """``name: value`` lines; empty values shown as ``-``, values the platform did not give
+    (``None``) left out."""
     width = max(len(k) for k, _ in pairs)
     lines = []
     for key, value in pairs:
+        if value is None:
+            continue
         if isinstance(value, bool):
             value = "yes" if value else "no"
-        shown = "-" if value is None or value == "" else str(value)
+        shown = "-" if value == "" else str(value)
         lines.append(f"{key + ':':<{width + 1}} {shown}")
     return "\n".join(lines)
 
