@@ -321,8 +321,12 @@ class Client:
         def send(timeout: float) -> requests.Response:
             return self._send_api(method, url, path, data, parts, headers, timeout)
 
-        response = self._with_retries(method, path, send, idempotent, self._host)
-        return self._decode(response, method, path)
+        try:
+            response = self._with_retries(method, path, send, idempotent, self._host)
+            return self._decode(response, method, path)
+        except (APIError, NetworkError) as exc:
+            exc.host = self._host
+            raise
 
     def _send_api(
         self,

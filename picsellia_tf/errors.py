@@ -33,6 +33,8 @@ class NetworkError(PicselliaError):
         self.method = method
         self.path = path
         self.status: int | None = None
+        self.host: str | None = None
+        """The platform the request went to (set by the client)."""
 
 
 class RequestTimeout(NetworkError):
@@ -48,6 +50,15 @@ class APIError(PicselliaError):
         self.method = method
         self.path = path
         self.message = message
+        self.host: str | None = None
+        """The platform that answered (set by the client)."""
+
+    def with_message(self, message: str) -> APIError:
+        """The same error (family, status, request, host) with another server message."""
+        retry_after = getattr(self, "retry_after", None)
+        new = error_for_status(self.status, self.method, self.path, message, retry_after)
+        new.host = self.host
+        return new
 
 
 class BadRequestError(APIError):

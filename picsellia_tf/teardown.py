@@ -30,6 +30,8 @@ _PLURALS = {
     "dataset": "datasets",
 }
 _WILDCARDS = frozenset("*?[")
+ALL_OPTION = "allow_all=True"
+"""How a refusal to select everything names the way past it (the CLI says ``--all``)."""
 
 T = TypeVar("T")
 
@@ -149,7 +151,7 @@ def select(
         shown = " ".join(repr(p) for p in patterns)
         raise SelectionError(
             f"refusing: {shown} selects every {kind} ({len(items)} of {len(items)}); "
-            "pass --all (allow_all=True) to really delete them all"
+            f"pass {ALL_OPTION} to really delete them all"
         )
     return [items[i] for i in sorted(chosen)]
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -80,6 +81,13 @@ def from_indexed(obj: Any, where: str = "value") -> list[Any]:
 def to_indexed(items: Iterable[Any], start: int = 1) -> dict[str, Any]:
     """A list as an index-keyed object: ``{"1": items[0], "2": items[1], ...}``."""
     return {str(i): item for i, item in enumerate(items, start)}
+
+
+def callers_index(message: str, arg: str, start: int = 1) -> str:
+    """A server message that names an item of an index-keyed body (``arg[K]``, the wire key,
+    numbered from ``start``) with the caller's list index instead (``arg[K - start]``)."""
+    pattern = re.compile(rf"(?<![\w.]){re.escape(arg)}\[(\d+)\]")
+    return pattern.sub(lambda m: f"{arg}[{int(m.group(1)) - start}]", message, count=1)
 
 
 # --------------------------------------------------------------------------- field access helpers

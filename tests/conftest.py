@@ -96,3 +96,13 @@ def shared_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalP
     """One local platform for the whole session; tests must not depend on its other contents."""
     with LocalPlatform(tmp_path_factory.mktemp("shared-platform")) as local:
         yield local
+
+
+@pytest.fixture
+def unused_host() -> str:
+    """An http URL on loopback where nothing listens: a port the OS just handed out."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{sock.getsockname()[1]}"

@@ -130,13 +130,47 @@ def test_help_everywhere_and_usage_errors() -> None:
 
 
 def test_missing_or_wrong_token_fails_cleanly(platform: Any) -> None:
-    proc = run(None, "projects", "list", code=1, env=cli_env(None, PICSELLIA_HOST=platform.host))
-    assert "PICSELLIA_TOKEN" in proc.stderr and proc.stdout == ""
+    for argv in (["projects", "list"], ["check"], ["sync", "."]):
+        env = cli_env(None, PICSELLIA_HOST=platform.host)
+        proc = run(None, *argv, code=1, env=env)
+        assert "no API token: set PICSELLIA_TOKEN" in proc.stderr and proc.stdout == ""
+        assert "`picsellia-tf serve` prints" in proc.stderr and "Client(" not in proc.stderr
 
     bad = "wrong-" + platform.token[::-1]
     env = cli_env(None, PICSELLIA_HOST=platform.host, PICSELLIA_TOKEN=bad)
-    proc = run(None, "models", "list", "--json", code=1, env=env)
-    assert "401" in proc.stderr and bad not in proc.stdout + proc.stderr
+    refused = f"{platform.host} refused the token (invalid token; 401 on GET /"
+    for argv in (["models", "list", "--json"], ["check"], ["projects", "show", "x"]):
+        proc = run(None, *argv, code=1, env=env)
+        assert f"picsellia-tf: error: {refused}" in proc.stderr, argv  # one wording for all
+        assert "check PICSELLIA_TOKEN" in proc.stderr and bad not in proc.stdout + proc.stderr
+
+
+def test_errors_name_the_host_once_in_the_cli_words(platform: Any, unused_host: str) -> None:
+    proc = run(platform, "projects", "show", "no-such-id", code=1)
+    assert f"404 on GET {platform.host}/api/v1/project_infos/no-such-id:" in proc.stderr
+
+    for argv in (["check"], ["projects", "list"]):
+        proc = run(platform, *argv, "--host", unused_host, code=1)
+        assert proc.stderr.count(unused_host) == 1, proc.stderr  # said once, not twice
+        assert f"cannot reach {unused_host} for GET /" in proc.stderr
+    proc = run(platform, "projects", "list", "--host", "ftp://x", code=1)
+    assert "--host: 'ftp://x' is not an http(s) URL" in proc.stderr
+
+
+def test_an_error_from_the_default_host_says_no_host_was_given(monkeypatch: Any) -> None:
+    from picsellia_tf.cli import build_parser
+    from picsellia_tf.cli._common import describe_error
+    from picsellia_tf.client import DEFAULT_HOST
+    from picsellia_tf.errors import AuthenticationError
+
+    error = AuthenticationError(401, "GET", "/api/v1/project_list", "invalid token")
+    error.host = DEFAULT_HOST
+    monkeypatch.delenv("PICSELLIA_HOST", raising=False)
+    text = describe_error(error, build_parser().parse_args(["projects", "list"]))
+    assert text.startswith(f"{DEFAULT_HOST} refused the token (invalid token; 401 on GET")
+    assert "neither --host nor PICSELLIA_HOST was given: this is the public platform" in text
+    given = build_parser().parse_args(["projects", "list", "--host", DEFAULT_HOST])
+    assert "neither" not in describe_error(error, given)
 
 
 def test_cli_does_not_import_tensorflow(platform: Any) -> None:
@@ -394,6 +428,12 @@ def test_cleanup_projects_dry_run_prompt_and_yes(platform: Any, client: Any) -> 
 
     proc = run(platform, "cleanup", "projects", "tmp-*", "--dry-run")
     assert "would delete 2 projects" in proc.stdout and "'tmp-a'" in proc.stdout
+    # A dry run lists whatever the patterns select, even everything; it refuses nothing.
+    proc = run(platform, "cleanup", "projects", "*", "nope-*", "--dry-run")
+    assert "would delete 3 projects" in proc.stdout and "(dry run: nothing deleted)" in proc.stdout
+    assert "warning: no project matches 'nope-*' (3 projects in total)" in proc.stderr
+    proc = run(platform, "cleanup", "projects", "*", "--yes", code=1)
+    assert "pass --all to really delete them all" in proc.stderr and "allow_all" not in proc.stderr
     plan = as_json(run(platform, "cleanup", "projects", "tmp-*", "--dry-run", "--json"))
     assert plan["dry_run"] is True and sorted(t["name"] for t in plan["plan"]) == ["tmp-a", "tmp-b"]
     assert names() == ["keep", "tmp-a", "tmp-b"]

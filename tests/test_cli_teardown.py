@@ -48,7 +48,7 @@ def test_select_by_id_or_name_pattern() -> None:
         (["tmp-a", "gone"], "no project matches 'gone'"),
         (["*"], "selects every project (4 of 4)"),
         (["tmp-*", "keep", "T*"], "selects every project"),
-        (["*-*", "keep"], "--all"),
+        (["*-*", "keep"], "pass allow_all=True"),  # Python words; the CLI says --all
     ],
 )
 def test_select_refuses(patterns: list[str], message: str) -> None:

@@ -322,8 +322,14 @@ def test_annotations_upload_read_upsert_and_stats(client: Client, setup):
 def test_annotation_server_side_validation(client: Client, setup):
     _, raws, project = setup
     bad_label = [ImageAnnotation(raws[0].id, [Shape("rectangle", "boat", Rectangle(1, 1, 1, 1))])]
-    with pytest.raises(BadRequestError, match="'boat' is not a label of the project"):
+    with pytest.raises(BadRequestError, match="'boat' is not a label of the project") as info:
         client.annotations.upload(project.id, bad_label)
+    # The caller's item 0 (the wire numbers it '1'); its first shape.
+    assert "field 'annotations[0].annotations[0].label'" in info.value.message
+    assert info.value.host == client.host
+    two = [ImageAnnotation(raws[0].id, []), *bad_label]
+    with pytest.raises(BadRequestError, match=r"'annotations\[1\]\.annotations\[0\]\.label'"):
+        client.annotations.upload(project.id, two)
     with pytest.raises(NotFoundError):
         client.annotations.upload(project.id, [ImageAnnotation("no-such-image", [])])
     with pytest.raises(BadRequestError, match="only 'picsellia'"):

@@ -15,7 +15,7 @@ from picsellia_tf.api._base import (
     pages,
     route,
 )
-from picsellia_tf.errors import ValidationError
+from picsellia_tf.errors import APIError, ValidationError
 from picsellia_tf.types import ImageAnnotation
 
 FORMATS = ("picsellia", "other")
@@ -48,5 +48,8 @@ class Annotations(Endpoints):
             "format": format,
             "annotations": items,
         }
-        answer = self._client.request("POST", "/sdk/upload_annotations", json=body)
+        try:
+            answer = self._client.request("POST", "/sdk/upload_annotations", json=body)
+        except APIError as exc:  # the server names the wire's keys, which start at '1'
+            raise exc.with_message(wire.callers_index(exc.message, "annotations")) from None
         return answer_count(answer, "count", len(items))

@@ -41,7 +41,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         code = args.func(args)
         sys.stdout.flush()
     except PicselliaError as exc:
-        print(f"picsellia-tf: error: {exc}", file=sys.stderr)
+        from picsellia_tf.cli._common import describe_error
+
+        print(f"picsellia-tf: error: {describe_error(exc, args)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("picsellia-tf: interrupted", file=sys.stderr)

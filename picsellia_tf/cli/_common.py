@@ -37,12 +37,56 @@ def add_command(
     return parser
 
 
-def make_client(args: argparse.Namespace) -> Client:
-    """A client from the environment's token and ``--host``; never takes the token as a flag."""
-    from picsellia_tf.client import Client
+NO_TOKEN = (
+    "no API token: set PICSELLIA_TOKEN (yours is in your Picsellia profile settings, "
+    "'API token'; `picsellia-tf serve` prints the one of the local platform it runs)"
+)
 
+
+def cli_client(host: str | None, **options: Any) -> Client:
+    """A client from ``$PICSELLIA_TOKEN`` and ``--host`` (or ``$PICSELLIA_HOST``), its errors
+    in the CLI's words; never takes the token as a flag."""
+    import os
+
+    from picsellia_tf.client import Client, _validate_host
+    from picsellia_tf.errors import ConfigurationError
+
+    if not os.environ.get("PICSELLIA_TOKEN", "").strip():
+        raise ConfigurationError(NO_TOKEN)
+    if host is not None:
+        host = _validate_host(host, "--host")
+    return Client(host=host, **options)
+
+
+def make_client(args: argparse.Namespace) -> Client:
+    """The client of a command with ``--host``: see :func:`cli_client`."""
     # A person is waiting: fail within seconds rather than retrying for a minute.
-    return Client(host=getattr(args, "host", None), max_retries=3, retry_deadline=15.0)
+    return cli_client(getattr(args, "host", None), max_retries=3, retry_deadline=15.0)
+
+
+def describe_error(exc: BaseException, args: argparse.Namespace | None = None) -> str:
+    """An error as the CLI says it: the full URL it tried, one wording for a refused token,
+    and a note when no host was given so the public platform was used."""
+    import os
+
+    from picsellia_tf.errors import APIError, AuthenticationError
+
+    host = getattr(exc, "host", None)
+    if isinstance(exc, AuthenticationError) and exc.status == 401 and host:
+        text = (
+            f"{host} refused the token ({exc.message}; 401 on {exc.method} {exc.path}): "
+            "check PICSELLIA_TOKEN"
+        )
+    elif isinstance(exc, APIError) and host:
+        text = f"{exc.status} on {exc.method} {host}{exc.path}: {exc.message}"
+    else:
+        text = str(exc)
+    if host is not None and getattr(args, "host", None) is None:
+        from picsellia_tf.client import DEFAULT_HOST
+
+        if host == DEFAULT_HOST and not os.environ.get("PICSELLIA_HOST"):
+            text += " (neither --host nor PICSELLIA_HOST was given: this is the public platform)"
+    return text
 
 
 def to_jsonable(obj: Any) -> Any:

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import sys
 
-from picsellia_tf.cli._common import add_connection_options, emit
-from picsellia_tf.client import Client
-from picsellia_tf.errors import AuthenticationError, NetworkError
+from picsellia_tf.cli._common import add_connection_options, cli_client, emit
 from picsellia_tf.types import Account
 
 
@@ -25,21 +22,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Print who the token belongs to and the host; 1 on auth or network errors."""
-    # A check answers quickly: two retries within 10 s rather than the API defaults.
-    client = Client(host=args.host, timeout=10.0, max_retries=2, retry_deadline=10.0)
+    # A check answers quickly: two retries within 10 s rather than the API defaults. Its
+    # errors (refused token, unreachable host) are worded as every command's, by cli.main.
+    client = cli_client(args.host, timeout=10.0, max_retries=2, retry_deadline=10.0)
     with client:
-        try:
-            account = client.check_connection()
-        except AuthenticationError as exc:
-            print(
-                f"picsellia-tf: error: {client.host} refused the token ({exc.message}); "
-                "check PICSELLIA_TOKEN",
-                file=sys.stderr,
-            )
-            return 1
-        except NetworkError as exc:
-            print(f"picsellia-tf: error: cannot reach {client.host}: {exc}", file=sys.stderr)
-            return 1
+        account = client.check_connection()
     emit(args, {"host": client.host, **dataclasses.asdict(account)}, describe(client.host, account))
     return 0
 

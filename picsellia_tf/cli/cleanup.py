@@ -110,10 +110,41 @@ def _plan_experiments(client: Client, args: argparse.Namespace) -> list[teardown
     )
 
 
+def _dry_plan(
+    client: Client, args: argparse.Namespace, planner: Planner
+) -> tuple[list[teardown.Target], list[str]]:
+    """What a dry run lists: every pattern's objects, even all of them; a pattern that matches
+    nothing is a warning, not a refusal."""
+    field = "models" if args.kind == "experiments" else "patterns"
+    plan: list[teardown.Target] = []
+    unmatched: list[str] = []
+    for pattern in getattr(args, field):
+        one = argparse.Namespace(**{**vars(args), field: [pattern], "allow_all": True})
+        try:
+            targets = planner(client, one)
+        except teardown.SelectionError as exc:
+            unmatched.append(str(exc).removesuffix("; nothing deleted"))
+            continue
+        plan.extend(t for t in targets if t not in plan)
+    return plan, unmatched
+
+
+def _plan(client: Client, args: argparse.Namespace, planner: Planner) -> list[teardown.Target]:
+    try:
+        return planner(client, args)
+    except teardown.SelectionError as exc:
+        raise teardown.SelectionError(str(exc).replace(teardown.ALL_OPTION, "--all")) from None
+
+
 def _run(args: argparse.Namespace, planner: Planner) -> int:
     with make_client(args) as client:
-        plan = teardown.ordered(planner(client, args))
-        warnings = teardown.warnings(plan)
+        unmatched: list[str] = []
+        if args.dry_run:
+            plan, unmatched = _dry_plan(client, args, planner)
+        else:
+            plan = _plan(client, args, planner)
+        plan = teardown.ordered(plan)
+        warnings = unmatched + teardown.warnings(plan)
         for warning in warnings:
             print(f"picsellia-tf: warning: {warning}", file=sys.stderr)
         listing = "\n".join(f"  {t.describe()}" for t in plan)

@@ -11,7 +11,13 @@ import os
 import sys
 from typing import Any
 
-from picsellia_tf.cli._common import add_connection_options, emit, make_client
+from picsellia_tf.cli._common import (
+    add_connection_options,
+    cli_client,
+    describe_error,
+    emit,
+    make_client,
+)
 from picsellia_tf.errors import ValidationError
 
 
@@ -94,7 +100,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
     _check_sync_options(args, runs)
     if args.drop:
         return _drop_runs(args, runs)
-    Client(host=args.host).close()  # no token, or a bad --host: said once, before any run
+    cli_client(args.host).close()  # no token, or a bad --host: said once, before any run
     clients: dict[str | None, Client] = {}
     unusable: dict[str | None, tuple[str, bool] | None] = {}  # host -> (why, unreachable)
     report: list[dict[str, Any]] = []
@@ -131,9 +137,11 @@ def cmd_sync(args: argparse.Namespace) -> int:
             if result.complete:
                 spool.remove()
             else:
-                entry["error"] = str(result.error) + _not_found_hint(result.error, moved, spool)
+                error = result.error
+                hint = _not_found_hint(error, moved, spool)
+                entry["error"] = (describe_error(error) if error else "incomplete") + hint
         except PicselliaError as exc:
-            entry["error"] = str(exc)
+            entry["error"] = describe_error(exc)
         report.append(entry)
         what = f"{entry['sent']} points"
         if entry["previews"]:
@@ -326,12 +334,12 @@ def cmd_push_logs(args: argparse.Namespace) -> int:
         "points": total,
         "sent": result.sent,
         "complete": result.complete,
-        "error": None if result.error is None else str(result.error),
+        "error": None if result.error is None else describe_error(result.error, args),
     }
     text = f"{result.sent} of {total} points in {len(logs)} tags sent to training_id=" + (
         f"{args.training_id} network_id={args.network_id}"
     )
     if not result.complete:
-        text += f"; stopped: {result.error}"
+        text += "; stopped: " + (describe_error(result.error, args) if result.error else "?")
     emit(args, data, text)
     return 0 if result.complete else 1
