@@ -249,6 +249,27 @@ def test_push_logs_posts_a_logdir_in_chunks(platform: Any, logdir: Path) -> None
     assert got == server_points(read_logs(logdir))
 
 
+def test_push_logs_that_would_send_nothing_fails_naming_the_runs(
+    platform: Any, logdir: Path, tmp_path: Path
+) -> None:
+    exp = new_experiment(platform.client)
+    ids = ["--training-id", str(exp.training_id), "--network-id", exp.network_id]
+    host = ["--host", platform.host]
+    out = _cli(platform, "push-logs", str(logdir), *ids, *host, "--runs", "trian")
+    assert out.returncode == 1 and out.stdout == ""
+    assert f"{logdir}: --runs trian select no scalars; runs: train, validation; tags: " in (
+        out.stderr
+    )
+    assert "train/epoch_loss" in out.stderr and "nothing sent" in out.stderr
+    out = _cli(platform, "push-logs", str(logdir), *ids, *host, "--tags", "nope")
+    assert out.returncode == 1 and "--tags nope select no scalars" in out.stderr
+
+    (tmp_path / "empty").mkdir()
+    out = _cli(platform, "push-logs", str(tmp_path / "empty"), *ids, *host)
+    assert out.returncode == 1 and "no TensorBoard event files" in out.stderr
+    assert platform.client.experiments.get_logs(exp.training_id, exp.network_id) == {}
+
+
 def test_push_logs_reports_a_refusal(platform: Any, logdir: Path) -> None:
     args = ["push-logs", str(logdir), "--training-id", "99", "--network-id", "nope"]
     out = _cli(platform, *args, "--host", platform.host)

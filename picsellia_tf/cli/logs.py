@@ -320,6 +320,8 @@ def cmd_push_logs(args: argparse.Namespace) -> int:
         raise ValidationError(f"--training-id: expected an int >= 1, got {args.training_id}")
     logs = tfevents.read_logs(args.logdir, runs=args.runs, tags=args.tags)
     total = sum(len(series["step"]) for series in logs.values())
+    if total == 0:
+        raise ValidationError(_nothing_to_push(args))
     client = make_client(args)
     result = post_logs_chunked(
         client,
@@ -343,3 +345,26 @@ def cmd_push_logs(args: argparse.Namespace) -> int:
         text += "; stopped: " + (describe_error(result.error, args) if result.error else "?")
     emit(args, data, text)
     return 0 if result.complete else 1
+
+
+def _nothing_to_push(args: argparse.Namespace) -> str:
+    """Why ``push-logs`` would send nothing, with the runs and tags the logdir does have."""
+    from picsellia_tf import tfevents
+
+    everything = tfevents.LogdirTailer(args.logdir)
+    tags = sorted(everything.poll_logs())
+    runs = sorted({file.run or "." for file in everything.files})
+    if not runs:
+        return (
+            f"{args.logdir}: no TensorBoard event files (*tfevents*) in it or below; nothing sent"
+        )
+    have = f"runs: {', '.join(runs)}"
+    if not tags:
+        return f"{args.logdir}: its event files hold no scalars ({have}); nothing sent"
+    shown = ", ".join(tags[:12]) + (f", ... ({len(tags)} in all)" if len(tags) > 12 else "")
+    asked = " ".join(
+        f"{flag} {' '.join(values)}"
+        for flag, values in (("--runs", args.runs), ("--tags", args.tags))
+        if values
+    )
+    return f"{args.logdir}: {asked} select no scalars; {have}; tags: {shown}; nothing sent"
