@@ -3,6 +3,7 @@ platform over HTTP. Every run also checks that the token appears in no output.""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -106,7 +107,7 @@ def test_help_everywhere_and_usage_errors() -> None:
         "experiments delete",
         "cleanup experiments",
     } <= set(mine)
-    assert len(mine) == 21, mine
+    assert len(mine) == 25, mine
     for command in mine:
         code, text, description = helps[command]
         assert code == 0 and text.startswith("usage: picsellia-tf " + command), command
@@ -416,6 +417,93 @@ def test_models_and_experiments(platform: Any, client: Any) -> None:
     run(platform, "models", "delete", model_id, "--json")
     assert client.models.list() == []
     assert "404" in run(platform, "models", "show", model_id, code=1).stderr
+
+
+def test_experiments_list_show_logs_previews(platform: Any, client: Any, tmp_path: Path) -> None:
+    project = client.projects.create("curves", "classification")
+    exp = client.experiments.init(project.id, "tiny")
+    logs = {
+        "loss": {"step": [0, 1, 2], "value": [0.9, 0.5, 0.25], "wall_time": [1.0, 2.0, 3.0]},
+        "val_loss": {"step": [0, 1, 2], "value": [1.0, 0.75, 0.5]},
+        "batch/loss": {"step": [4, 8], "value": [0.7, 0.4]},
+    }
+    client.experiments.post_logs(exp.training_id, exp.network_id, logs)
+    images = {}
+    for i in range(2):
+        buf = io.BytesIO()
+        Image.new("RGB", (8, 8), (40 * i, 0, 0)).save(buf, format="PNG")
+        images[f"epoch_0000_0{i}.png"] = buf.getvalue()
+        name = client.experiments.upload_preview(
+            exp.training_id, exp.network_id, buf.getvalue(), name=f"epoch_0000_0{i}.png"
+        )
+        client.experiments.post_preview(exp.training_id, exp.network_id, [name])
+    client.experiments.init(project.id, "tiny")  # a second, empty version
+
+    rows = as_json(run(platform, "experiments", "list", "--json"))
+    assert [(r["model_name"], r["training_id"], r["project_id"]) for r in rows] == [
+        ("tiny", 1, project.id),
+        ("tiny", 2, project.id),
+    ]
+    text = run(platform, "experiments", "list").stdout
+    assert text.splitlines()[0].split() == ["MODEL", "NAME", "VERSION", "PROJECT", "CREATED"]
+    csv_rows = run(platform, "experiments", "list", "--model", "tiny", "--csv").stdout
+    assert csv_rows.splitlines()[0] == "model_id,model_name,training_id,project_id,created"
+    assert len(csv_rows.splitlines()) == 3
+
+    shown = run(platform, "experiments", "show", "tiny", "1").stdout
+    assert "version:  1" in shown and "previews: 2" in shown
+    assert any(line.split()[:4] == ["loss", "3", "2", "0.25"] for line in shown.splitlines())
+
+    table = run(platform, "experiments", "logs", "tiny", "1").stdout.splitlines()
+    assert table[0].split() == ["STEP", "batch/loss", "loss", "val_loss"]
+    assert table[1].split() == ["0", "0.9", "1"] and table[-1].split() == ["8", "0.4"]
+    got = as_json(run(platform, "experiments", "logs", exp.network_id, "1", "--json"))
+    assert got == client.experiments.get_logs(exp.training_id, exp.network_id)
+    out = run(platform, "experiments", "logs", "tiny", "1", "--tags", "loss", "--csv").stdout
+    assert out.splitlines() == [
+        "tag,step,value,wall_time",
+        "loss,0,0.9,1.0",
+        "loss,1,0.5,2.0",
+        "loss,2,0.25,3.0",
+    ]
+    assert (
+        "no series in 'tiny' version 2" in run(platform, "experiments", "logs", "tiny", "2").stdout
+    )
+
+    folder = tmp_path / "previews"
+    out = run(platform, "experiments", "previews", "tiny", "1", "--download", str(folder)).stdout
+    assert f"2 saved in {folder}" in out and "/results/epoch_0000_00.png" in out
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == images
+
+    proc = run(platform, "experiments", "logs", "tiny", "9", code=1)
+    assert "TRAINING_ID: model 'tiny' has no version 9 (versions: 1, 2)" in proc.stderr
+    proc = run(platform, "experiments", "show", "tinny", "1", code=1)
+    assert "MODEL: no model has the id or name 'tinny' (models: tiny)" in proc.stderr
+    proc = run(platform, "experiments", "logs", "tiny", "1", "--tags", "acc", code=1)
+    assert "--tags: no series acc (tags: batch/loss, loss, val_loss)" in proc.stderr
+    proc = run(platform, "experiments", "logs", "tiny", "1", "--csv", "--json", code=1)
+    assert "--csv and --json" in proc.stderr
+
+
+def test_local_read_routes_take_query_parameters(platform: Any, client: Any) -> None:
+    import requests
+
+    project = client.projects.create("curl", "classification")
+    exp = client.experiments.init(project.id, "m")
+    client.experiments.post_logs(
+        exp.training_id, exp.network_id, {"loss": {"step": [0], "value": [1.5]}}
+    )
+    auth = {"Authorization": f"Bearer {platform.token}"}
+    query = {"training_id": str(exp.training_id), "network_id": exp.network_id}
+    answer = requests.get(f"{platform.host}/sdk/get_logs", params=query, headers=auth, timeout=10)
+    assert answer.status_code == 200 and answer.json()["logs"]["loss"]["value"] == [1.5]
+    answer = requests.get(
+        f"{platform.host}/sdk/get_previews", params=query, headers=auth, timeout=10
+    )
+    assert answer.status_code == 200
+    bad = {**query, "training_id": "one"}
+    answer = requests.get(f"{platform.host}/sdk/get_logs", params=bad, headers=auth, timeout=10)
+    assert answer.status_code == 400 and "query parameter 'training_id'" in answer.json()["error"]
 
 
 # --- cleanup -----------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from picsellia_tf._version import __version__
 from picsellia_tf.errors import PicselliaError
 
 # Each module defines ``register(subparsers)``, adding its commands with ``set_defaults(func=...)``.
-COMMAND_MODULES = ("check", "serve", "resources", "logs", "cleanup")
+COMMAND_MODULES = ("check", "serve", "resources", "experiments", "logs", "cleanup")
 
 
 def build_parser() -> argparse.ArgumentParser:

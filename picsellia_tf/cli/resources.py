@@ -1,4 +1,4 @@
-"""picsellia-tf commands: projects, datasets, models and experiments (list, show, create, delete)."""
+"""picsellia-tf commands: projects, datasets and models (list, show, create, delete)."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ import fnmatch
 import json
 import os
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from picsellia_tf.cli._common import add_command, add_group, emit, make_client
+from picsellia_tf.cli._common import add_command, add_group, emit, make_client, table
 from picsellia_tf.errors import PicselliaError, ValidationError
 from picsellia_tf.types import PROJECT_TYPES, ROLES, TOOLS, Collaborator, Label
 
@@ -26,11 +26,10 @@ _SPEC_FIELDS = ("name", "type", "labels", "team", "description", "private", "dat
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add the ``projects``, ``datasets``, ``models`` and ``experiments`` command groups."""
+    """Add the ``projects``, ``datasets`` and ``models`` command groups."""
     _register_projects(subparsers)
     _register_datasets(subparsers)
     _register_models(subparsers)
-    _register_experiments(subparsers)
 
 
 def _group(subparsers: Any, name: str, help: str) -> Any:
@@ -65,7 +64,7 @@ def _projects_list(args: argparse.Namespace) -> int:
     with make_client(args) as client:
         projects = client.projects.list()
     rows = [(p.id, p.name) for p in projects]
-    emit(args, projects, _table(("ID", "NAME"), rows, empty="no projects"))
+    emit(args, projects, table(("ID", "NAME"), rows, empty="no projects"))
     return 0
 
 
@@ -240,7 +239,7 @@ def _datasets_list(args: argparse.Namespace) -> int:
     with make_client(args) as client:
         datasets = client.datasets.list()
     rows = [(d.id, d.name, d.size if d.size is not None else "-") for d in datasets]
-    emit(args, datasets, _table(("ID", "NAME", "FILES"), rows, empty="no datasets"))
+    emit(args, datasets, table(("ID", "NAME", "FILES"), rows, empty="no datasets"))
     return 0
 
 
@@ -346,21 +345,11 @@ def _register_models(subparsers: Any) -> None:
     delete.add_argument("id", metavar="ID", help="model id")
 
 
-def _register_experiments(subparsers: Any) -> None:
-    group = _group(subparsers, "experiments", "Delete experiment versions.")
-    delete = add_command(
-        group, "delete", "Delete one experiment version with its logs.", _experiments_delete
-    )
-    delete.add_argument("project_id", metavar="PROJECT_ID", help="project id")
-    delete.add_argument("model_id", metavar="MODEL_ID", help="model id")
-    delete.add_argument("training_id", metavar="TRAINING_ID", type=int, help="version (an int)")
-
-
 def _models_list(args: argparse.Namespace) -> int:
     with make_client(args) as client:
         models = client.models.list()
     rows = [(m.id, m.name, m.type or "-") for m in models]
-    emit(args, models, _table(("ID", "NAME", "TYPE"), rows, empty="no models"))
+    emit(args, models, table(("ID", "NAME", "TYPE"), rows, empty="no models"))
     return 0
 
 
@@ -399,31 +388,7 @@ def _models_delete(args: argparse.Namespace) -> int:
     return 0
 
 
-def _experiments_delete(args: argparse.Namespace) -> int:
-    with make_client(args) as client:
-        client.experiments.delete(args.project_id, args.model_id, args.training_id)
-    data = {
-        "deleted": "experiment",
-        "project_id": args.project_id,
-        "model_id": args.model_id,
-        "training_id": args.training_id,
-    }
-    emit(args, data, f"deleted experiment version {args.training_id} of model {args.model_id}")
-    return 0
-
-
 # --- output -----------------------------------------------------------------------------------
-
-
-def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]], *, empty: str) -> str:
-    """Left-aligned columns; ``empty`` when there are no rows."""
-    if not rows:
-        return empty
-    cells = [[str(c) for c in headers], *([str(c) for c in row] for row in rows)]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
-    return "\n".join(
-        "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in cells
-    )
 
 
 def _fields(*pairs: tuple[str, Any]) -> str:

@@ -16,10 +16,29 @@ MAX_TAG = 256
 LogRow = tuple[int, str, int, float, float | None]
 
 
+def _version_args(ctx: Ctx) -> dict[str, Any]:
+    """The JSON body; for a GET without one (``curl``), the query string: ``?training_id=1
+    &network_id=...`` (a local extension, as are the read routes that use it)."""
+    args = ctx.request.args
+    if ctx.request.method != "GET" or ctx.body or not args:
+        return ctx.body
+    found: dict[str, Any] = dict(args)
+    if "training_id" in found:
+        try:
+            found["training_id"] = int(found["training_id"])
+        except ValueError:
+            raise bad_request(
+                f"query parameter 'training_id': expected an int, got {found['training_id']!r}"
+            ) from None
+    return found
+
+
 def find_experiment(ctx: Ctx) -> Any:
-    """The version named by the body's ``training_id`` and ``network_id``, else a 404."""
-    training_id = require(ctx.body, "training_id", int)
-    network_id = require(ctx.body, "network_id", str)
+    """The version named by the body's (or query's) ``training_id`` and ``network_id``, else a
+    404."""
+    body = _version_args(ctx)
+    training_id = require(body, "training_id", int)
+    network_id = require(body, "network_id", str)
     row = ctx.db.execute(
         "SELECT experiments.* FROM experiments JOIN models ON models.id = experiments.model_id "
         "WHERE model_id = ? AND training_id = ? AND models.org_id = ?",
