@@ -174,6 +174,45 @@ def test_an_error_from_the_default_host_says_no_host_was_given(monkeypatch: Any)
     assert "neither" not in describe_error(error, given)
 
 
+def test_help_imports_only_what_it_shows() -> None:
+    # `picsellia-tf --help` and a command's --help import neither the HTTP stack, nor images,
+    # nor the local server: only the module of the command asked for.
+    script = textwrap.dedent(
+        """
+        import sys
+        from picsellia_tf.cli import main
+        try:
+            main(sys.argv[1:])
+        except SystemExit:
+            pass
+        heavy = {"requests", "urllib3", "werkzeug", "PIL", "numpy", "tensorflow", "keras"}
+        loaded = sorted({m.split(".")[0] for m in sys.modules} & heavy)
+        ours = sorted(m for m in sys.modules if m.startswith("picsellia_tf.cli."))
+        print(",".join(loaded) + "|" + ",".join(ours), file=sys.stderr)
+        """
+    )
+    for argv, module in (
+        ([], None),
+        (["experiments", "logs"], "picsellia_tf.cli.experiments"),
+        (["sync"], "picsellia_tf.cli.logs"),
+        (["cleanup", "projects"], "picsellia_tf.cli.cleanup"),
+    ):
+        proc = subprocess.run(
+            [sys.executable, "-c", script, *argv, "--help"],
+            capture_output=True,
+            text=True,
+            env=cli_env(None),
+            timeout=60,
+        )
+        assert proc.stdout.startswith("usage: picsellia-tf"), proc.stderr
+        loaded, ours = proc.stderr.strip().splitlines()[-1].split("|")
+        assert loaded == "", (argv, loaded)
+        assert ours.split(",") == (["picsellia_tf.cli._common"] + ([module] if module else [])), (
+            argv,
+            ours,
+        )
+
+
 def test_cli_does_not_import_tensorflow(platform: Any) -> None:
     script = textwrap.dedent(
         """

@@ -14,28 +14,41 @@ import sys
 from collections.abc import Sequence
 
 from picsellia_tf._version import __version__
+from picsellia_tf.cli._common import COMMANDS
 from picsellia_tf.errors import PicselliaError
 
-# Each module defines ``register(subparsers)``, adding its commands with ``set_defaults(func=...)``.
-COMMAND_MODULES = ("check", "serve", "resources", "experiments", "logs", "cleanup")
 
-
-def build_parser() -> argparse.ArgumentParser:
-    """The full argument parser, every command registered."""
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The argument parser. Without ``argv``, every command is registered in full; with it,
+    only the module of the command ``argv`` names is imported (each module defines
+    ``register(subparsers)``), the others are listed by name and help only, so that
+    ``picsellia-tf --help`` and each command import only what they use."""
     parser = argparse.ArgumentParser(
         prog="picsellia-tf",
         description="Picsellia for TensorFlow/Keras: platform setup, teardown and log upload.",
     )
     parser.add_argument("--version", action="version", version=f"picsellia-tf {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name in COMMAND_MODULES:
-        importlib.import_module(f"picsellia_tf.cli.{name}").register(subparsers)
+    if argv is None:
+        wanted = {module for module, _ in COMMANDS.values()}
+    else:
+        named = next((a for a in argv if not a.startswith("-")), None)
+        wanted = {COMMANDS[named][0]} if named in COMMANDS else set()
+    registered: set[str] = set()
+    for name, (module, help) in COMMANDS.items():
+        if module not in wanted:
+            subparsers.add_parser(name, help=help, description=help)
+        elif module not in registered:
+            importlib.import_module(f"picsellia_tf.cli.{module}").register(subparsers)
+            registered.add(module)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; returns the process exit code."""
-    parser = build_parser()
+    if argv is None:
+        argv = sys.argv[1:]
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     try:
         code = args.func(args)

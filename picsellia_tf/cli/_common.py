@@ -13,6 +13,36 @@ if TYPE_CHECKING:
     from picsellia_tf.client import Client
 
 
+COMMANDS: dict[str, tuple[str, str]] = {
+    "check": ("check", "Check the connection and the token ($PICSELLIA_TOKEN)."),
+    "serve": ("serve", "Serve the local platform (SQLite + files) until Ctrl-C."),
+    "projects": ("resources", "List, show, create and delete projects."),
+    "datasets": ("resources", "List, show, upload to and delete datasets."),
+    "models": ("resources", "List, show and delete models."),
+    "experiments": (
+        "experiments",
+        "List experiment versions; show, print the logs of, or download the previews of one.",
+    ),
+    "sync": (
+        "logs",
+        "Send spooled logs and previews (offline runs, or runs that could not reach the "
+        "platform); send a run to another host, or drop it.",
+    ),
+    "push-logs": ("logs", "Send the scalars of a TensorBoard logdir to an experiment version."),
+    "cleanup": (
+        "cleanup",
+        "Delete projects, models, datasets or experiment versions by id or name pattern.",
+    ),
+}
+"""Every command: the module of ``picsellia_tf.cli`` that registers it, and its one-line help
+(here, so that ``picsellia-tf --help`` lists the commands without importing them)."""
+
+
+def command_help(name: str) -> str:
+    """The one-line help of the command ``name``."""
+    return COMMANDS[name][1]
+
+
 def add_connection_options(parser: argparse.ArgumentParser) -> None:
     """``--host`` and ``--json`` for a command that talks to the platform."""
     parser.add_argument(

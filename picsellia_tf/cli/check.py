@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 
-from picsellia_tf.cli._common import add_connection_options, cli_client, emit
+from picsellia_tf.cli._common import add_connection_options, cli_client, command_help, emit
 from picsellia_tf.types import Account
 
 
@@ -13,7 +13,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``check``."""
     parser = subparsers.add_parser(
         "check",
-        help="Check the connection and the token ($PICSELLIA_TOKEN).",
+        help=command_help("check"),
         description="Check that the platform answers and the token in $PICSELLIA_TOKEN is valid.",
     )
     add_connection_options(parser)

@@ -8,7 +8,14 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from picsellia_tf import teardown
-from picsellia_tf.cli._common import add_command, add_group, confirm, emit, make_client
+from picsellia_tf.cli._common import (
+    add_command,
+    add_group,
+    command_help,
+    confirm,
+    emit,
+    make_client,
+)
 
 if TYPE_CHECKING:
     from picsellia_tf.client import Client
@@ -18,7 +25,7 @@ Planner = Callable[["Client", argparse.Namespace], list[teardown.Target]]
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``cleanup`` and its ``projects``/``models``/``datasets``/``experiments`` commands."""
-    help = "Delete projects, models, datasets or experiment versions by id or name pattern."
+    help = command_help("cleanup")
     kinds = add_group(subparsers, "cleanup", help, dest="kind", metavar="KIND")
     for kind, planner in (
         ("projects", _plan_projects),

@@ -14,19 +14,25 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from picsellia_tf.cli._common import add_command, add_group, emit, make_client, table
+from picsellia_tf.cli._common import (
+    add_command,
+    add_group,
+    command_help,
+    emit,
+    make_client,
+    table,
+)
 from picsellia_tf.errors import NotFoundError, ValidationError
 
 if TYPE_CHECKING:
     from picsellia_tf.client import Client
     from picsellia_tf.types import Model
 
-HELP = "List experiment versions; show, print the logs of, or download the previews of one."
-
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``experiments`` command group."""
-    group = add_group(subparsers, "experiments", HELP, dest="action", metavar="ACTION")
+    help = command_help("experiments")
+    group = add_group(subparsers, "experiments", help, dest="action", metavar="ACTION")
     listing = add_command(group, "list", "List experiment versions, newest last.", _list)
     listing.add_argument(
         "--model", metavar="ID_OR_NAME", default=None, help="only this model's versions"

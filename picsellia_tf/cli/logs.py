@@ -14,6 +14,7 @@ from typing import Any
 from picsellia_tf.cli._common import (
     add_connection_options,
     cli_client,
+    command_help,
     describe_error,
     emit,
     make_client,
@@ -25,10 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``sync`` and ``push-logs``."""
     sync = subparsers.add_parser(
         "sync",
-        help=(
-            "Send spooled logs and previews (offline runs, or runs that could not reach the "
-            "platform); send a run to another host, or drop it."
-        ),
+        help=command_help("sync"),
         description=(
             "Deliver every run spooled under SPOOL_DIR (or SPOOL_DIR itself if it is one run's "
             "directory): its points and preview images. A run whose experiment was never "
@@ -71,7 +69,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     push = subparsers.add_parser(
         "push-logs",
-        help="Send the scalars of a TensorBoard logdir to an experiment version.",
+        help=command_help("push-logs"),
         description="Read every scalar of LOGDIR's event files and post them, in chunks.",
     )
     push.add_argument("logdir", metavar="LOGDIR", help="TensorBoard log directory")

@@ -12,7 +12,14 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from picsellia_tf.cli._common import add_command, add_group, emit, make_client, table
+from picsellia_tf.cli._common import (
+    add_command,
+    add_group,
+    command_help,
+    emit,
+    make_client,
+    table,
+)
 from picsellia_tf.errors import PicselliaError, ValidationError
 from picsellia_tf.types import PROJECT_TYPES, ROLES, TOOLS, Collaborator, Label
 
@@ -40,7 +47,7 @@ def _group(subparsers: Any, name: str, help: str) -> Any:
 
 
 def _register_projects(subparsers: Any) -> None:
-    group = _group(subparsers, "projects", "List, show, create and delete projects.")
+    group = _group(subparsers, "projects", command_help("projects"))
     add_command(group, "list", "List the organisation's projects.", _projects_list)
     show = add_command(group, "show", "Show one project in full.", _projects_show)
     show.add_argument("id", metavar="ID", help="project id")
@@ -214,7 +221,7 @@ def _pair(
 
 
 def _register_datasets(subparsers: Any) -> None:
-    group = _group(subparsers, "datasets", "List, show, upload to and delete datasets.")
+    group = _group(subparsers, "datasets", command_help("datasets"))
     add_command(group, "list", "List the organisation's datasets.", _datasets_list)
     show = add_command(group, "show", "Show one dataset.", _datasets_show)
     show.add_argument("id", metavar="ID", help="dataset id")
@@ -337,7 +344,7 @@ def _datasets_delete(args: argparse.Namespace) -> int:
 
 
 def _register_models(subparsers: Any) -> None:
-    group = _group(subparsers, "models", "List, show and delete models.")
+    group = _group(subparsers, "models", command_help("models"))
     add_command(group, "list", "List the organisation's models.", _models_list)
     show = add_command(group, "show", "Show one model and its experiment versions.", _models_show)
     show.add_argument("id", metavar="ID", help="model id")

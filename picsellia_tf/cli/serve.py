@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from picsellia_tf.cli._common import command_help
 from picsellia_tf.local.command import add_arguments, run
 
 
@@ -11,7 +12,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``serve`` command."""
     parser = subparsers.add_parser(
         "serve",
-        help="Serve the local platform (SQLite + files) until Ctrl-C.",
+        help=command_help("serve"),
         description="Serve the Picsellia API locally, with its data in a folder.",
     )
     add_arguments(parser)
