@@ -2,7 +2,7 @@
 
 Run with no arguments. Without ``PICSELLIA_TOKEN`` it starts a local platform (data kept in
 ``--data-dir``, default ``./picsellia-data``); with it, it uses the platform at
-``PICSELLIA_HOST`` (default app.picsellia.com) and creates a new project there.
+``PICSELLIA_HOST`` (default app.picsellia.com) and makes a project there (reused on a rerun).
 
 It trains a tiny model with ``keras.callbacks.TensorBoard`` writing to ``--logdir`` (plus a
 ``tf.summary`` scalar of its own), then reads every scalar of the log directory with
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import uuid
+from pathlib import Path
 
 import _common
 import numpy as np
@@ -37,9 +37,13 @@ def parse_args() -> argparse.Namespace:
 
 
 def train(logdir: str, epochs: int) -> None:
-    """A tiny regression, logged by Keras's TensorBoard callback and one ``tf.summary``."""
+    """A tiny regression, logged by Keras's TensorBoard callback and one ``tf.summary``, into
+    ``logdir`` emptied of an earlier run's event files (which would be read again)."""
     import keras
     import tensorflow as tf
+
+    for old in Path(logdir).rglob("*tfevents*"):
+        old.unlink()
 
     rng = np.random.default_rng(0)
     x = rng.normal(size=(256, 4)).astype("float32")
@@ -77,9 +81,10 @@ def main() -> None:
 
     with _common.platform_client(args.data_dir) as (client, host):
         print(f"platform: {host}")
-        project = client.projects.create(
-            f"tensorboard-example-{uuid.uuid4().hex[:8]}", "classification"
-        )
+        name = "tensorboard-example"
+        project = next((p for p in client.projects.list() if p.name == name), None)
+        if project is None:  # else the project of an earlier run, reused
+            project = client.projects.create(name, "classification")
         exp = client.experiments.init(project.id, MODEL_NAME)
         tid, nid = exp.training_id, exp.network_id
         print(f"experiment: model {MODEL_NAME!r} ({nid}), version {tid}, project {project.id}")

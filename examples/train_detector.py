@@ -2,15 +2,17 @@
 
 Run with no arguments. Without ``PICSELLIA_TOKEN`` it starts a local platform (data kept in
 ``--data-dir``, default ``./picsellia-data``); with it, it uses the platform at
-``PICSELLIA_HOST`` (default app.picsellia.com) and creates a new dataset and project there.
+``PICSELLIA_HOST`` (default app.picsellia.com) and creates a dataset and project there.
 
 It generates images of one coloured square (red, green or blue) on a noisy background, uploads
 them with their boxes, loads the project as ``tf.data`` (``task="detection"``, ``max_boxes=1``,
 boxes in ``rel_xyxy``), trains a small conv net regressing the box and classifying its colour,
-streams the metrics with ``PicselliaCallback``, and prints where to see them.
+streams the metrics and previews (true boxes beside the predicted box, its label and score)
+with ``PicselliaCallback``, then reads them back and saves the previews into ``--out-dir``.
 
-``--epochs`` and ``--images`` size the run; ``PICSELLIA_EXAMPLE_SMALL=1`` shrinks it to a
-smoke test.
+``--epochs`` and ``--images`` size the run (``--help`` gives the defaults);
+``PICSELLIA_EXAMPLE_SMALL=1`` shrinks it to a smoke test. A rerun reuses the project (and its
+dataset) of the same size, by name.
 """
 
 from __future__ import annotations
@@ -18,7 +20,6 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 import _common
@@ -32,6 +33,7 @@ from picsellia_tf.data.synthetic import make_images, upload_project
 def parse_args() -> argparse.Namespace:
     parser = _common.parser(__doc__, epochs=(12, 2))
     _common.add_image_options(parser, images=(600, 48), image_size=64, batch_size=16)
+    _common.add_preview_options(parser)
     return parser.parse_args()
 
 
@@ -58,6 +60,16 @@ def build_model(size: int, num_classes: int):
     return model
 
 
+def decode(outputs: dict) -> dict:
+    """The model's two outputs as one scored box per image, as the previews draw them."""
+    scores = np.asarray(outputs["cls"])
+    return {
+        "boxes": np.asarray(outputs["box"])[:, None, :],
+        "labels": np.argmax(scores, axis=-1)[:, None],
+        "scores": np.max(scores, axis=-1)[:, None],
+    }
+
+
 def one_box(images, target):
     """Detection targets (one padded box per image) as the model's two outputs."""
     return images, {"box": target["boxes"][:, 0], "cls": target["labels"][:, 0]}
@@ -77,17 +89,22 @@ def mean_iou(pred: np.ndarray, true: np.ndarray) -> float:
 
 def main() -> None:
     args = parse_args()
-    name = f"detector-example-{uuid.uuid4().hex[:8]}"
+    name = f"detector-example-{args.images}x{args.image_size}"
     with (
         _common.platform_client(args.data_dir) as (client, host),
         tempfile.TemporaryDirectory() as tmp,
     ):
         print(f"platform: {host}")
-        images = make_images(
-            Path(tmp), args.images, width=args.image_size, height=args.image_size, seed=1
-        )
-        project_id, dataset_id = upload_project(client, images, name)
-        print(f"project {name} ({project_id}): {len(images)} images uploaded")
+        found = _common.reuse_project(client, name, args.images)
+        if found:
+            project_id, dataset_id = found
+            print(f"project {name} ({project_id}): reused, {args.images} images")
+        else:
+            images = make_images(
+                Path(tmp), args.images, width=args.image_size, height=args.image_size, seed=1
+            )
+            project_id, dataset_id = upload_project(client, images, name)
+            print(f"project {name} ({project_id}): {len(images)} images uploaded")
 
         common = dict(
             task="detection",
@@ -104,7 +121,16 @@ def main() -> None:
 
         model = build_model(args.image_size, info.num_classes)
         callback = picsellia_tf.PicselliaCallback(
-            client, project_id=project_id, model_name="tiny-detector"
+            client,
+            project_id=project_id,
+            model_name="tiny-detector",
+            preview_data=val,  # its first --previews images, predicted after every epoch
+            preview_every=1,
+            max_previews=args.previews,
+            label_names=info.label_names,
+            decode_predictions=decode,
+            bbox_format="rel_xyxy",
+            score_threshold=0.0,  # one box per image: always drawn, with its score
         )
         start = time.monotonic()
         model.fit(
@@ -113,6 +139,7 @@ def main() -> None:
             epochs=args.epochs,
             callbacks=[callback],
             verbose=2,
+            shuffle=False,  # data.load already shuffles the training split
         )
         print(f"trained in {time.monotonic() - start:.1f} s")
 
@@ -128,7 +155,9 @@ def main() -> None:
             acc = float(np.mean(np.concatenate(pred_cls) == np.concatenate(true_cls)))
             print(f"validation: mean box IoU {iou:.2f}, colour accuracy {acc:.2f}")
 
-        _common.show_results(client, host, project_id, callback, "tiny-detector")
+        _common.show_results(
+            client, host, project_id, callback, "tiny-detector", Path(args.out_dir)
+        )
         _common.local_data_note(args.data_dir)
 
 

@@ -2,7 +2,7 @@
 
 Run with no arguments. Without ``PICSELLIA_TOKEN`` it starts a local platform (data kept in
 ``--data-dir``, default ``./picsellia-data``); with it, it uses the platform at
-``PICSELLIA_HOST`` (default app.picsellia.com) and creates a new dataset and project there.
+``PICSELLIA_HOST`` (default app.picsellia.com) and creates a dataset and project there.
 
 It generates images of up to two shapes each (discs, squares, triangles of random colours),
 uploads them with their shapes as polygons, loads the project as ``tf.data``
@@ -11,8 +11,9 @@ uploads them with their shapes as polygons, loads the project as ``tf.data``
 and previews of a few validation images: true masks beside predicted ones), then reads the
 metrics and previews back from the platform and saves the preview images into ``--out-dir``.
 
-``--epochs`` and ``--images`` size the run; ``PICSELLIA_EXAMPLE_SMALL=1`` shrinks it to a
-smoke test.
+``--epochs`` and ``--images`` size the run (``--help`` gives the defaults);
+``PICSELLIA_EXAMPLE_SMALL=1`` shrinks it to a smoke test. A rerun reuses the project (and its
+dataset) of the same size, by name.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 import _common
@@ -77,17 +77,24 @@ def mean_iou(predicted: np.ndarray, truth: np.ndarray, num_classes: int) -> floa
 
 def main() -> None:
     args = parse_args()
-    name = f"segmenter-example-{uuid.uuid4().hex[:8]}"
+    name = f"segmenter-example-{args.images}x{args.image_size}"
     with (
         _common.platform_client(args.data_dir) as (client, host),
         tempfile.TemporaryDirectory() as tmp,
     ):
         print(f"platform: {host}")
-        images = make_shape_images(Path(tmp), args.images, size=args.image_size, objects=2, seed=2)
-        project_id, dataset_id = upload_shape_project(
-            client, images, name, project_type="segmentation"
-        )
-        print(f"project {name} ({project_id}): {len(images)} images uploaded")
+        found = _common.reuse_project(client, name, args.images)
+        if found:
+            project_id, dataset_id = found
+            print(f"project {name} ({project_id}): reused, {args.images} images")
+        else:
+            images = make_shape_images(
+                Path(tmp), args.images, size=args.image_size, objects=2, seed=2
+            )
+            project_id, dataset_id = upload_shape_project(
+                client, images, name, project_type="segmentation"
+            )
+            print(f"project {name} ({project_id}): {len(images)} images uploaded")
 
         common = dict(
             task="segmentation",

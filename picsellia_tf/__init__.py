@@ -1,8 +1,10 @@
 """picsellia_tf: TensorFlow/Keras training on the Picsellia platform.
 
 ``Client`` talks to the platform's API; ``PicselliaCallback`` streams a ``model.fit`` run to it;
-``LocalPlatform`` runs the same API locally. Heavy parts (Keras, the local server) load only
-when first used, so ``import picsellia_tf`` stays light.
+``LocalPlatform`` runs the same API locally. ``ImageAnnotation``, ``Shape``, ``Rectangle`` and
+``Label`` (from :mod:`picsellia_tf.types`) are what annotations and labels are made of. Heavy
+parts (Keras, the local server) load only when first used, so ``import picsellia_tf`` stays
+light.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from picsellia_tf.errors import (
     UnknownProjectError,
     ValidationError,
 )
+from picsellia_tf.types import ImageAnnotation, Label, Rectangle, Shape
 
 if TYPE_CHECKING:
     from picsellia_tf.callback import PicselliaCallback
@@ -54,6 +57,10 @@ __all__ = [
     "Client",
     "PicselliaCallback",
     "LocalPlatform",
+    "ImageAnnotation",
+    "Shape",
+    "Rectangle",
+    "Label",
     "PicselliaError",
     "ConfigurationError",
     "ValidationError",

@@ -319,6 +319,33 @@ def test_annotations_upload_read_upsert_and_stats(client: Client, setup):
     assert client.annotations.list(project.id, 1, 2)[0].image_id == raws[1].id
 
 
+def test_readme_annotation_example_with_the_package_exports(client: Client, tmp_path: Path):
+    # As the README writes it: the types come from picsellia_tf; Rectangle is left, top,
+    # width, height in pixels; a classification image is one shape labelled with its class.
+    from picsellia_tf import ImageAnnotation as Annotation
+    from picsellia_tf import Label as Lbl
+    from picsellia_tf import Rectangle as Rect
+    from picsellia_tf import Shape as Shp
+    from picsellia_tf import data
+
+    assert (Annotation, Shp, Rect, Lbl) == (ImageAnnotation, Shape, Rectangle, Label)
+    ds = client.datasets.create("pets-raw")
+    raws = client.datasets.upload(ds.id, make_images(tmp_path / "pets", 2))
+    project = client.projects.create(
+        "pets", "classification", labels=[Lbl("cat"), ("dog", "rectangle")], dataset_name="pets-raw"
+    )
+    box = Rect(4, 8, 20, 10)
+    annotations = [
+        Annotation(raws[0].id, [Shp("rectangle", "cat", box)]),
+        Annotation(raws[1].id, [Shp("rectangle", "dog", Rect(0, 0, 9, 6))]),
+    ]
+    assert client.annotations.upload(project.id, annotations) == 2
+    got = client.annotations.list(project.id, 0, 2)[0].shapes[0].rectangle
+    assert (got.left, got.top, got.width, got.height) == (4, 8, 20, 10)
+    _, info = data.load(client, project.id, ds.id, task="classification", cache_dir=tmp_path / "c")
+    assert info.label_names == ["cat", "dog"] and sum(info.split_counts.values()) == 2
+
+
 def test_annotation_server_side_validation(client: Client, setup):
     _, raws, project = setup
     bad_label = [ImageAnnotation(raws[0].id, [Shape("rectangle", "boat", Rectangle(1, 1, 1, 1))])]
