@@ -11,6 +11,7 @@ from picsellia_tf.client import Client
 
 if TYPE_CHECKING:
     from picsellia_tf.local import LocalServer
+    from picsellia_tf.local.limits import Limits
 
 
 class LocalPlatform:
@@ -19,6 +20,8 @@ class LocalPlatform:
     ``with LocalPlatform("./data") as local: local.client.projects.list()``. With no
     ``data_dir``, a temporary directory is used and removed on exit; otherwise the data stays
     and a later ``LocalPlatform`` on the same directory sees it (same default token).
+    ``limits``: the server's :class:`~picsellia_tf.local.limits.Limits` (the ``serve``
+    options); other keyword arguments go to the clients.
     """
 
     def __init__(
@@ -27,11 +30,13 @@ class LocalPlatform:
         *,
         host: str = "127.0.0.1",
         port: int = 0,
+        limits: Limits | None = None,
         **client_options: Any,
     ) -> None:
         self._tmp: str | None = None
         self.data_dir = Path(data_dir) if data_dir is not None else None
         self._bind = (host, port)
+        self._limits = limits
         self._client_options = client_options
         self._server: LocalServer | None = None
         self._clients: list[Client] = []
@@ -48,7 +53,9 @@ class LocalPlatform:
             self.data_dir = Path(self._tmp)
         try:
             self.data_dir.mkdir(parents=True, exist_ok=True)
-            server = LocalServer(self.data_dir, host=self._bind[0], port=self._bind[1])
+            server = LocalServer(
+                self.data_dir, host=self._bind[0], port=self._bind[1], limits=self._limits
+            )
             server.start()
         except BaseException:
             self.stop()  # removes the temporary directory made above

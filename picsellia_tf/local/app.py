@@ -12,24 +12,28 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
+from picsellia_tf.local import trash
+from picsellia_tf.local.limits import Limits
 from picsellia_tf.local.storage import URL_TTL, SignatureError, Storage
 from picsellia_tf.local.store import Store, User
-from picsellia_tf.local.web import ApiError, drain, error_response, json_response, read_json_body
+from picsellia_tf.local.web import ApiError, error_response, json_response, read_json_body
 
 log = logging.getLogger("picsellia_tf.local")
 
 Handler = Callable[..., Any]
 
 _OWNED = {"projects": "project", "datasets": "dataset", "models": "model"}
+MAX_PATH = 8192  # bytes of a request path; longer is a 414
 
 
 @dataclass(frozen=True)
 class Route:
     """One route: ``handler(ctx, **url_args)`` answers ``method rule``.
 
-    ``auth``: needs a Bearer token. ``tx``: runs inside one database transaction (``ctx.db``);
-    handlers doing file work set it False and open their own. ``status``: the success status
-    of a JSON answer (201 where the released SDK checks for it).
+    ``auth``: needs a Bearer token. ``tx``: runs inside one database transaction (``ctx.db``),
+    the JSON body read before it starts; handlers doing file work set it False and open their
+    own, never reading the request or a file inside one. ``status``: the success status of a
+    JSON answer (201 where the released SDK checks for it).
     """
 
     method: str
@@ -43,14 +47,16 @@ class Route:
 class Ctx:
     """What a handler gets: the request, its caller, the database and the files."""
 
-    def __init__(self, request: Request, store: Store, storage: Storage, user: User | None):
+    def __init__(self, app: App, request: Request, user: User | None):
         self.request = request
-        self.store = store
-        self.storage = storage
+        self.store = app.store
+        self.storage = app.storage
+        self.public_url = app.public_url
+        self._max_json = app.max_json_size
         self._user = user
         self._db: sqlite3.Connection | None = None
         self._body: dict[str, Any] | None = None
-        self.after_commit: list[Callable[[], None]] = []
+        self.trashed: list[trash.Item] = []
 
     @property
     def user(self) -> User:
@@ -75,8 +81,14 @@ class Ctx:
     def body(self) -> dict[str, Any]:
         """The JSON body (``{}`` when empty)."""
         if self._body is None:
-            self._body = read_json_body(self.request)
+            self._body = read_json_body(self.request, self._max_json)
         return self._body
+
+    def discard(self, name: str, tree: bool = False) -> None:
+        """Delete a stored object (or folder, ``tree``) once the transaction commits; at the
+        next start if the server dies first."""
+        trash.throw(self.db, [(name, tree)])
+        self.trashed.append((name, tree))
 
     def owned(self, table: str, item_id: str, db: sqlite3.Connection | None = None) -> Any:
         """The row of ``table`` with ``item_id`` in the caller's organisation, else a 404."""
@@ -91,16 +103,31 @@ class Ctx:
         return row
 
     def object_url(self, object_name: str) -> str:
-        """A signed GET URL for a stored object, on the host the request came in on."""
-        return self.storage.get_url(self.request.host_url, object_name, URL_TTL)
+        """A signed GET URL for a stored object, on the server's public URL (never the
+        request's Host header, which the client chooses)."""
+        return self.storage.get_url(self.public_url, object_name, URL_TTL)
 
 
 class App:
-    """The local platform's WSGI application."""
+    """The local platform's WSGI application.
 
-    def __init__(self, store: Store, storage: Storage, routes: Iterable[Route]):
+    ``public_url``: the base of the URLs it hands out (signed storage URLs, upload forms).
+    ``max_json_size``: bytes of a JSON body (413 past it).
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        storage: Storage,
+        routes: Iterable[Route],
+        *,
+        public_url: str = "http://127.0.0.1",
+        max_json_size: int = Limits.max_json_size,
+    ):
         self.store = store
         self.storage = storage
+        self.public_url = public_url
+        self.max_json_size = max_json_size
         self.routes = list(routes)
         self.map = Map(
             [Rule(r.rule, methods=[r.method], endpoint=i) for i, r in enumerate(self.routes)],
@@ -112,12 +139,14 @@ class App:
         try:
             response = self.handle(request)
         finally:
-            drain(request.stream, request.content_length)
             request.close()  # the multipart parts' temporary files
+        response.headers["X-Content-Type-Options"] = "nosniff"
         return response(environ, start_response)
 
     def handle(self, request: Request) -> Response:
         """The response to one request."""
+        if len(request.environ.get("PATH_INFO", "")) > MAX_PATH:
+            return error_response(414, f"request path longer than {MAX_PATH} bytes")
         path = request.path
         if path.startswith("/api/V1/"):
             path = "/api/v1/" + path[len("/api/V1/") :]
@@ -144,19 +173,17 @@ class App:
 
     def _run(self, route: Route, request: Request, args: Mapping[str, Any]) -> Response:
         user = self._authenticate(request) if route.auth else None
-        ctx = Ctx(request, self.store, self.storage, user)
+        ctx = Ctx(self, request, user)
         if route.tx:
+            ctx.body  # noqa: B018 - read (and refused if bad) before the transaction starts
             with self.store.tx() as db:
                 ctx._db = db
                 result = route.handler(ctx, **args)
             ctx._db = None
         else:
             result = route.handler(ctx, **args)
-        for action in ctx.after_commit:
-            try:
-                action()
-            except OSError:
-                log.warning("cleanup after %s %s failed", request.method, request.path)
+        if ctx.trashed:
+            trash.empty(self.store, self.storage, ctx.trashed)
         return result if isinstance(result, Response) else json_response(result, route.status)
 
     def _authenticate(self, request: Request) -> User:

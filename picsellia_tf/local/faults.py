@@ -9,10 +9,6 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from werkzeug.wsgi import get_content_length, get_input_stream
-
-from picsellia_tf.local.web import drain
-
 
 class Faults:
     """What goes wrong, changeable at runtime from any thread.
@@ -93,9 +89,12 @@ class FaultMiddleware:
         if failure is None:
             return self.app(environ, start_response)
         status, retry_after = failure
-        drain(get_input_stream(environ), get_content_length(environ))
         body = json.dumps({"error": "injected fault"}).encode()
-        headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
+        headers = [
+            ("Content-Type", "application/json"),
+            ("Content-Length", str(len(body))),
+            ("X-Content-Type-Options", "nosniff"),
+        ]
         if status == 429:
             headers.append(("Retry-After", format(retry_after or 0, "g")))
         start_response(f"{status} Injected Fault", headers)

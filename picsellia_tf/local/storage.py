@@ -35,11 +35,40 @@ class TempObject:
     sha256: str
 
 
+MAX_OBJECT_NAME = 1024  # characters of an object name
+MAX_PART = 255  # bytes of one folder or file name (what file systems take)
+
+
+def has_control(text: str) -> bool:
+    """Whether ``text`` holds a control character (C0, DEL or C1: newlines, tabs, NUL...)."""
+    return any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F for c in text)
+
+
+def check_filename(name: str) -> str | None:
+    """What is wrong with ``name`` as one file or folder name, if anything."""
+    if name in ("", ".", "..") or "/" in name or "\\" in name:
+        return "must be a file name, not empty, '.', '..' or a path"
+    if has_control(name):
+        return "must not contain control characters (newline, tab, NUL...)"
+    try:
+        size = len(name.encode())
+    except UnicodeEncodeError:
+        return "is not valid Unicode text"
+    if size > MAX_PART:
+        return f"longer than {MAX_PART} bytes"
+    return None
+
+
 def object_parts(object_name: str) -> list[str]:
-    """The folders and file of an object name; ValueError for one that could leave the folder."""
+    """The folders and file of an object name; ValueError for one that could leave the folder,
+    or that no file system would take."""
+    if len(object_name) > MAX_OBJECT_NAME:
+        raise ValueError(f"object name longer than {MAX_OBJECT_NAME} characters")
     parts = object_name.split("/")
-    if any(p in ("", ".", "..") or "\\" in p or "\0" in p for p in parts):
-        raise ValueError(f"invalid object name {object_name!r}")
+    for part in parts:
+        problem = check_filename(part)
+        if problem is not None:
+            raise ValueError(f"invalid object name: {part[:60]!r} {problem}")
     return parts
 
 
@@ -113,7 +142,11 @@ class Storage:
         }
         return {"url": f"{base_url.rstrip('/')}/storage/upload", "fields": fields}
 
-    # -- files -----------------------------------------------------------------------------
+    # -- files ---------------------------------------------------------------------------
+    #
+    # Bytes are never written over an object another row may point at: they go to a temporary
+    # file, then under a new object name (``place``), and the row is switched to that name in
+    # a transaction; the name it had goes to the trash (``local/trash.py``) in the same one.
 
     def path(self, object_name: str) -> Path:
         """The file of ``object_name``; ValueError for a name that could leave the folder."""
@@ -141,20 +174,52 @@ class Storage:
             raise
         return TempObject(path, size, digest.hexdigest())
 
-    def commit(self, temp: TempObject, object_name: str) -> None:
-        """Move a temporary file under ``object_name`` (replacing what was there)."""
+    def place(self, temp: TempObject, object_name: str) -> None:
+        """Move a temporary file under ``object_name`` (replacing what was there, whole)."""
         target = self.path(object_name)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(temp.path, target)
+        for attempt in range(3):
+            try:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(temp.path, target)
+                return
+            except FileNotFoundError:  # a deletion pruned the new folder: make it again
+                if attempt == 2 or not temp.path.exists():
+                    raise
 
     def discard(self, temp: TempObject) -> None:
-        """Delete a temporary file."""
+        """Delete a temporary file (if it was not placed)."""
         temp.path.unlink(missing_ok=True)
 
     def delete(self, object_name: str) -> None:
-        """Delete one object, if present."""
-        self.path(object_name).unlink(missing_ok=True)
+        """Delete one object, if present, and the folders it leaves empty."""
+        path = self.path(object_name)
+        path.unlink(missing_ok=True)
+        self._prune(path.parent)
 
     def delete_prefix(self, prefix: str) -> None:
-        """Delete every object under the folder ``prefix``."""
-        shutil.rmtree(self.path(prefix), ignore_errors=True)
+        """Delete every object under the folder ``prefix``, and the folders it leaves empty."""
+        path = self.path(prefix)
+        shutil.rmtree(path, ignore_errors=True)
+        self._prune(path.parent)
+
+    def _prune(self, folder: Path) -> None:
+        while folder != self.root and self.root in folder.parents:
+            try:
+                folder.rmdir()
+            except OSError:  # not empty (or already gone, or another upload's)
+                return
+            folder = folder.parent
+
+    def clear_tmp(self) -> int:
+        """Delete every temporary file (left by a server that was killed); how many."""
+        removed = 0
+        for entry in os.scandir(self.tmp):
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    shutil.rmtree(entry.path)
+                else:
+                    os.unlink(entry.path)
+                removed += 1
+            except FileNotFoundError:
+                pass
+        return removed

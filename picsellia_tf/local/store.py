@@ -65,6 +65,8 @@ CREATE TABLE IF NOT EXISTS annotations (
     time_spent REAL NOT NULL, qanda TEXT NOT NULL, shapes TEXT NOT NULL,
     UNIQUE (project_id, raw_id));
 CREATE INDEX IF NOT EXISTS annotations_raw ON annotations (raw_id);
+CREATE TABLE IF NOT EXISTS trash (
+    name TEXT PRIMARY KEY, tree INTEGER NOT NULL) WITHOUT ROWID;
 """
 
 

@@ -14,6 +14,10 @@ from typing import Any
 from picsellia_tf.local.web import bad_request
 
 MAX_PAGE = 10000
+MAX_INT = 2**63 - 1  # SQLite's integers are signed 64-bit
+MAX_NAME = 1000  # characters of a name (project, dataset, model, label, question...)
+MAX_DEPTH = 32  # nesting of free-form JSON values that are stored (Q&A answers, choices)
+_SHOWN = 60
 
 _EXPECTED = {
     str: "a string",
@@ -43,6 +47,14 @@ def json_type(value: Any) -> str:
     return "object"
 
 
+def shown(value: Any) -> str:
+    """``value`` for a message: a short repr of a scalar, the JSON type of anything else."""
+    if isinstance(value, list | dict):
+        return f"a {json_type(value)}"
+    text = repr(value)
+    return text if len(text) <= _SHOWN else text[: _SHOWN - 3] + "..."
+
+
 def _matches(value: Any, kind: type) -> bool:
     if kind is object:
         return value is not None
@@ -59,7 +71,20 @@ def check(value: Any, kind: type, name: str) -> Any:
     """``value`` if it is of JSON type ``kind`` (float means any number), else a 400."""
     if not _matches(value, kind):
         raise bad_request(f"field '{name}': expected {_EXPECTED[kind]}, got {json_type(value)}")
+    if kind is int and not -MAX_INT <= value <= MAX_INT:
+        raise bad_request(f"field '{name}': {shown(value)} is out of range (at most {MAX_INT})")
+    if kind is float and isinstance(value, int) and not in_float_range(value):
+        raise bad_request(f"field '{name}': {shown(value)} is out of range for a number")
     return value
+
+
+def in_float_range(value: int) -> bool:
+    """Whether an integer converts to a float (about 1.8e308 at most)."""
+    try:
+        float(value)
+    except OverflowError:
+        return False
+    return True
 
 
 def join(path: str, key: str) -> str:
@@ -87,6 +112,8 @@ def text(obj: dict[str, Any], key: str, path: str = "") -> str:
     value: str = require(obj, key, str, path)
     if not value.strip():
         raise bad_request(f"field '{join(path, key)}': must not be empty")
+    if len(value) > MAX_NAME:
+        raise bad_request(f"field '{join(path, key)}': longer than {MAX_NAME} characters")
     return value
 
 
@@ -94,7 +121,9 @@ def one_of(value: Any, allowed: Iterable[str], name: str) -> str:
     """``value`` if it is one of ``allowed``."""
     options = tuple(allowed)
     if value not in options:
-        raise bad_request(f"field '{name}': expected one of {', '.join(options)}, got {value!r}")
+        raise bad_request(
+            f"field '{name}': expected one of {', '.join(options)}, got {shown(value)}"
+        )
     return str(value)
 
 
@@ -119,7 +148,7 @@ def items(value: Any, name: str) -> list[tuple[str, Any]]:
         try:
             keyed.append((int(key), key, item))
         except ValueError:
-            raise bad_request(f"field '{name}': key {key!r} is not an integer index") from None
+            raise bad_request(f"field '{name}': key {shown(key)} is not an integer index") from None
     keyed.sort(key=lambda entry: entry[0])
     return [(f"{name}[{key}]", item) for _, key, item in keyed]
 
@@ -137,12 +166,27 @@ def indexed(values: Iterable[Any], base: int = 1) -> dict[str, Any]:
 def page_range(body: dict[str, Any]) -> tuple[int, int]:
     """The body's half-open ``range`` [start, stop]."""
     value = require(body, "range", list)
-    ok = len(value) == 2 and all(_matches(v, int) for v in value) and 0 <= value[0] <= value[1]
-    if not ok:
-        raise bad_request("field 'range': expected [start, stop] with 0 <= start <= stop")
+    ok = len(value) == 2 and all(_matches(v, int) for v in value)
+    if not ok or not 0 <= value[0] <= value[1] <= MAX_INT:
+        raise bad_request(
+            f"field 'range': expected [start, stop] with 0 <= start <= stop <= {MAX_INT}"
+        )
     if value[1] - value[0] > MAX_PAGE:
         raise bad_request(f"field 'range': at most {MAX_PAGE} items per page")
     return value[0], value[1]
+
+
+def shallow(value: Any, name: str, depth: int = MAX_DEPTH) -> Any:
+    """``value`` if it nests no deeper than ``depth`` lists/objects, else a 400."""
+    stack = [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, list | dict):
+            if level > depth:
+                raise bad_request(f"field '{name}': nested deeper than {depth} levels")
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, level + 1) for child in children)
+    return value
 
 
 def unique_names(names: list[tuple[str, str]], what: str) -> None:
@@ -150,5 +194,5 @@ def unique_names(names: list[tuple[str, str]], what: str) -> None:
     seen: set[str] = set()
     for name, value in names:
         if value in seen:
-            raise bad_request(f"field '{name}': duplicate {what} {value!r}")
+            raise bad_request(f"field '{name}': duplicate {what} {shown(value)}")
         seen.add(value)

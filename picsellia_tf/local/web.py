@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
-from typing import IO, Any
+import re
+from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
-MAX_JSON_BODY = 64 * 1024 * 1024
-MAX_DRAIN = 64 * 1024 * 1024
+# a \u escape of a UTF-16 surrogate (D800-DFFF): paired ones decode to one character, a lone
+# one to a string that cannot be stored or encoded
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
 class ApiError(Exception):
@@ -46,30 +48,56 @@ def error_response(status: int, message: str, headers: dict[str, str] | None = N
     return json_response({"error": message}, status, headers)
 
 
-def read_json_body(request: Request) -> dict[str, Any]:
-    """The request body as a JSON object; an empty body is ``{}``."""
+def read_json_body(request: Request, limit: int) -> dict[str, Any]:
+    """The request body as a JSON object; an empty body is ``{}``. 413 past ``limit`` bytes;
+    400 for anything that is not a JSON object of valid Unicode text."""
     length = request.content_length
-    if length is not None and length > MAX_JSON_BODY:
-        raise ApiError(413, f"JSON body larger than {MAX_JSON_BODY} bytes")
+    if length is not None and length > limit:
+        raise ApiError(
+            413,
+            f"JSON body larger than {limit} bytes (the server's max JSON size: "
+            "serve --max-json-size)",
+        )
     raw = request.get_data(cache=True)
     if not raw.strip():
         return {}
     try:
         value = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except RecursionError:
+        raise bad_request("body is not valid JSON: nested too deep") from None
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, an integer too long
         raise bad_request(f"body is not valid JSON: {exc}") from None
     if not isinstance(value, dict):
         raise bad_request("body must be a JSON object")
+    if _SURROGATE_ESCAPE.search(raw):
+        where = unencodable(value)
+        if where is not None:
+            raise bad_request(f"{where}: not valid Unicode text (a lone UTF-16 surrogate)")
     return value
 
 
-def drain(stream: IO[bytes], length: int | None) -> None:
-    """Read what is left of a request body (up to ``MAX_DRAIN`` bytes) so the client gets the
-    answer, not a connection reset. Best effort: the connection closes anyway."""
-    if length is None or not 0 < length <= MAX_DRAIN:
-        return
+def unencodable(value: Any) -> str | None:
+    """Where in a parsed JSON value a string or key cannot be encoded as UTF-8, if anywhere:
+    ``field 'a.b[2]'`` or ``a key of field 'a'``."""
+    stack: list[tuple[str, Any]] = [("", value)]
+    while stack:
+        path, item = stack.pop()
+        if isinstance(item, str):
+            if not _encodes(item):
+                return f"field '{path}'"
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                if not _encodes(key):
+                    return f"a key of field '{path}'" if path else "a key of the body"
+                stack.append((f"{path}.{key}" if path else key, child))
+        elif isinstance(item, list):
+            stack.extend((f"{path}[{i}]", child) for i, child in enumerate(item))
+    return None
+
+
+def _encodes(text: str) -> bool:
     try:
-        while stream.read(1 << 16):
-            pass
-    except Exception:  # noqa: BLE001 - a client gone away is not the server's problem
-        pass
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True

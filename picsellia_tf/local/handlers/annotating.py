@@ -15,6 +15,7 @@ from picsellia_tf.local.validate import (
     optional,
     page_range,
     require,
+    shallow,
 )
 from picsellia_tf.local.web import bad_request, not_found
 
@@ -88,7 +89,7 @@ def _record(
     time_spent = finite(optional(item, "time_spent", float, 0, name), f"{name}.time_spent")
     if time_spent < 0:
         raise bad_request(f"field '{name}.time_spent': must be >= 0")
-    qanda = optional(item, "QandA", dict, {}, name)
+    qanda = shallow(optional(item, "QandA", dict, {}, name), f"{name}.QandA")
     listed = require(item, "annotations", object, name)
     shapes = [
         parse_shape(shape, shape_name, labels)

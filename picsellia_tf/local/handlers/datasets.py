@@ -87,7 +87,7 @@ def delete_dataset(ctx: Ctx, dataset_id: str) -> dict[str, Any]:
     )
     ctx.db.execute("DELETE FROM raw_data WHERE dataset_id = ?", (dataset_id,))
     ctx.db.execute("DELETE FROM datasets WHERE id = ?", (dataset_id,))
-    ctx.after_commit.append(lambda: ctx.storage.delete_prefix(f"datasets/{dataset_id}"))
+    ctx.discard(f"datasets/{dataset_id}", tree=True)
     return {"message": "Dataset deleted"}
 
 

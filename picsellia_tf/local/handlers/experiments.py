@@ -8,7 +8,7 @@ from typing import Any
 from picsellia_tf.local.app import Ctx, Route
 from picsellia_tf.local.handlers.models import delete_experiment_rows
 from picsellia_tf.local.store import new_id, now
-from picsellia_tf.local.validate import check, require, text
+from picsellia_tf.local.validate import MAX_INT, check, in_float_range, require, shown, text
 from picsellia_tf.local.web import bad_request, not_found
 
 MAX_TAG = 256
@@ -98,6 +98,8 @@ def init_model(ctx: Ctx) -> dict[str, Any]:
 
 def delete_experiment(ctx: Ctx, project_id: str, model_id: str, training_id: int) -> dict[str, Any]:
     """Delete one version with its logs and previews."""
+    if training_id > MAX_INT:
+        raise bad_request(f"path segment 'training_id': {training_id} is out of range")
     ctx.owned("projects", project_id)
     ctx.owned("models", model_id)
     where = "project_id = ? AND model_id = ? AND training_id = ?"
@@ -111,7 +113,7 @@ def delete_experiment(ctx: Ctx, project_id: str, model_id: str, training_id: int
 
 def _series(tag: Any, series: Any, experiment: int) -> list[LogRow]:
     if not isinstance(tag, str) or not 0 < len(tag) <= MAX_TAG:
-        raise bad_request(f"field 'logs': tag {str(tag)[:60]!r} must be 1 to {MAX_TAG} characters")
+        raise bad_request(f"field 'logs': tag {shown(tag)} must be 1 to {MAX_TAG} characters")
     name = f"logs[{tag!r}]"
     check(series, dict, name)
     steps = require(series, "step", list, name)
@@ -124,12 +126,20 @@ def _series(tag: Any, series: Any, experiment: int) -> list[LogRow]:
             f"({len(steps)}, {len(values)}, {len(walls)})"
         )
     for i, step in enumerate(steps):
-        if type(step) is not int or step < 0:
-            raise bad_request(f"field '{name}.step[{i}]': expected an integer >= 0, got {step!r}")
+        if type(step) is not int or not 0 <= step <= MAX_INT:
+            raise bad_request(
+                f"field '{name}.step[{i}]': expected an integer from 0 to {MAX_INT}, "
+                f"got {shown(step)}"
+            )
     for key, column in (("value", values), ("wall_time", walls)):
         for i, value in enumerate(column):
-            if type(value) not in (int, float) and (key == "value" or value is not None):
-                raise bad_request(f"field '{name}.{key}[{i}]': expected a number, got {value!r}")
+            kind = type(value)
+            if kind is float or (value is None and key == "wall_time"):
+                continue
+            if kind is not int or not in_float_range(value):
+                raise bad_request(
+                    f"field '{name}.{key}[{i}]': expected a number, got {shown(value)}"
+                )
     return [
         (experiment, tag, step, float(value), None if wall is None else float(wall))
         for step, value, wall in zip(steps, values, walls, strict=True)

@@ -9,10 +9,17 @@ from werkzeug.utils import send_file
 from werkzeug.wrappers import Response
 
 from picsellia_tf.local.app import Ctx, Route
+from picsellia_tf.local.handlers.previews import VERSION_MISSING, preview_parts
 from picsellia_tf.local.web import ApiError, bad_request, not_found
 
 MAX_PREVIEW = 32 * 1024 * 1024
 _FORM_OVERHEAD = 64 * 1024
+
+# Served inline: raster images, which a browser never runs. Anything else (HTML, SVG, text...)
+# is an attachment, so that no uploaded file runs as a page of the API's origin.
+INLINE_TYPES = frozenset(
+    {"image/png", "image/jpeg", "image/gif", "image/webp", "image/bmp", "image/tiff"}
+)
 
 
 def download(ctx: Ctx, object_name: str) -> Response:
@@ -26,11 +33,22 @@ def download(ctx: Ctx, object_name: str) -> Response:
     if not path.is_file():
         raise not_found(f"object '{object_name}' not found")
     mimetype = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-    return send_file(path, ctx.request.environ, mimetype=mimetype, etag=False)
+    inline = mimetype in INLINE_TYPES
+    response = send_file(
+        path,
+        ctx.request.environ,
+        mimetype=mimetype,
+        as_attachment=not inline,
+        download_name=path.name,
+        etag=False,
+    )
+    if not inline:
+        response.headers["Content-Security-Policy"] = "sandbox"
+    return response
 
 
 def upload(ctx: Ctx) -> Response:
-    """Store the ``file`` part under the form's signed ``key``."""
+    """Store the ``file`` part under the form's signed ``key``, if its version still exists."""
     too_large = f"upload larger than {MAX_PREVIEW} bytes"
     length = ctx.request.content_length
     if length is not None and length > MAX_PREVIEW + _FORM_OVERHEAD:
@@ -43,7 +61,9 @@ def upload(ctx: Ctx) -> Response:
     for field in ("key", "expires", "signature"):
         if field not in form:
             raise bad_request(f"missing form field '{field}'")
-    ctx.storage.verify("POST", form["key"], form["expires"], form["signature"])
+    key = form["key"]
+    ctx.storage.verify("POST", key, form["expires"], form["signature"])
+    project_id, model_id, training_id = preview_parts(key, "key")
     part = files.get("file")
     if part is None:
         raise bad_request("missing file part 'file'")
@@ -52,7 +72,17 @@ def upload(ctx: Ctx) -> Response:
     except ValueError:
         raise ApiError(413, too_large) from None
     try:
-        ctx.storage.commit(temp, form["key"])
+        # In one transaction with the check, so a version deleted meanwhile (its folder goes
+        # after its deletion commits) either refuses the upload or takes the file with it.
+        with ctx.store.tx() as db:
+            row = db.execute(
+                "SELECT 1 FROM experiments WHERE project_id = ? AND model_id = ? "
+                "AND training_id = ?",
+                (project_id, model_id, training_id),
+            ).fetchone()
+            if row is None:
+                raise not_found(VERSION_MISSING.format(training_id, model_id, project_id))
+            ctx.storage.place(temp, key)
     finally:
         ctx.storage.discard(temp)
     return Response(status=204)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import sqlite3
 from typing import Any
 
@@ -117,8 +116,7 @@ def delete_experiment_rows(ctx: Ctx, where: str, args: tuple[Any, ...]) -> int:
         for table in ("logs", "previews"):
             ctx.db.execute(f"DELETE FROM {table} WHERE experiment = ?", (row["n"],))
         ctx.db.execute("DELETE FROM experiments WHERE n = ?", (row["n"],))
-        prefix = f"{row['project_id']}/{row['model_id']}/{row['training_id']}"
-        ctx.after_commit.append(functools.partial(ctx.storage.delete_prefix, prefix))
+        ctx.discard(f"{row['project_id']}/{row['model_id']}/{row['training_id']}", tree=True)
     return len(rows)
 
 

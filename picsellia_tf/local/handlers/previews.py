@@ -8,21 +8,27 @@ from typing import Any
 from picsellia_tf.local.app import Ctx, Route
 from picsellia_tf.local.handlers.experiments import find_experiment
 from picsellia_tf.local.storage import object_parts
-from picsellia_tf.local.validate import check, indexed, items, require
+from picsellia_tf.local.validate import check, indexed, items, require, shown
 from picsellia_tf.local.web import bad_request, not_found
 
 _FORMAT = "<project_id>/<network_id>/<training_id>/results/<file>"
-_TRAINING_ID = re.compile(r"[1-9][0-9]*")  # as the version's folder is named: ASCII, no sign or 0
+# as the version's folder is named: ASCII, no sign or 0, within SQLite's integers
+_TRAINING_ID = re.compile(r"[1-9][0-9]{0,17}")
+VERSION_MISSING = "experiment version {} of model '{}' not found in project '{}'"
 
 
-def _parts(object_name: str, name: str) -> tuple[str, str, int]:
+def preview_parts(object_name: str, name: str) -> tuple[str, str, int]:
+    """(project_id, network_id, training_id) of a preview's object name, else a 400 naming
+    the field ``name``."""
     try:
         parts = object_parts(object_name)
-    except ValueError:
-        parts = []
+    except ValueError as exc:
+        raise bad_request(
+            f"field '{name}': {shown(object_name)} is not of the form {_FORMAT}: {exc}"
+        ) from None
     ok = len(parts) == 5 and parts[3] == "results" and _TRAINING_ID.fullmatch(parts[2])
     if not ok:
-        raise bad_request(f"field '{name}': {object_name!r} is not of the form {_FORMAT}")
+        raise bad_request(f"field '{name}': {shown(object_name)} is not of the form {_FORMAT}")
     return parts[0], parts[1], int(parts[2])
 
 
@@ -31,7 +37,7 @@ def post_url(ctx: Ctx) -> dict[str, Any]:
     as the released SDK reads it: ``{"url": {"url", "fields"}}``. The SDK's ``bucket_model``
     field is accepted and ignored (previews have one bucket here)."""
     object_name = require(ctx.body, "object_name", str)
-    project_id, model_id, training_id = _parts(object_name, "object_name")
+    project_id, model_id, training_id = preview_parts(object_name, "object_name")
     ctx.owned("projects", project_id)
     ctx.owned("models", model_id)
     row = ctx.db.execute(
@@ -39,11 +45,8 @@ def post_url(ctx: Ctx) -> dict[str, Any]:
         (project_id, model_id, training_id),
     ).fetchone()
     if row is None:
-        raise not_found(
-            f"experiment version {training_id} of model '{model_id}' not found "
-            f"in project '{project_id}'"
-        )
-    return {"url": ctx.storage.post_form(ctx.request.host_url, object_name)}
+        raise not_found(VERSION_MISSING.format(training_id, model_id, project_id))
+    return {"url": ctx.storage.post_form(ctx.public_url, object_name)}
 
 
 def post_preview(ctx: Ctx) -> dict[str, Any]:
@@ -53,11 +56,11 @@ def post_preview(ctx: Ctx) -> dict[str, Any]:
     names = []
     for item_name, value in items(require(ctx.body, "urls", object), "urls"):
         object_name = check(value, str, item_name)
-        _parts(object_name, item_name)
+        preview_parts(object_name, item_name)
         if not object_name.startswith(prefix):
-            raise bad_request(f"field '{item_name}': {object_name!r} is not under {prefix!r}")
+            raise bad_request(f"field '{item_name}': {shown(object_name)} is not under {prefix!r}")
         if not ctx.storage.exists(object_name):
-            raise bad_request(f"field '{item_name}': {object_name!r} has not been uploaded")
+            raise bad_request(f"field '{item_name}': {shown(object_name)} has not been uploaded")
         names.append(object_name)
     ctx.db.executemany(
         "INSERT OR IGNORE INTO previews (experiment, object_name) VALUES (?, ?)",

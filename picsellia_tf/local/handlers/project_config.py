@@ -12,6 +12,7 @@ from picsellia_tf.local.validate import (
     objects,
     one_of,
     require,
+    shallow,
     text,
     unique_names,
 )
@@ -127,7 +128,7 @@ def parse_qa(value: Any, name: str) -> list[dict[str, Any]]:
             values = require(item, "values", list, item_name)
             if not values:
                 raise bad_request(f"field '{item_name}.values': must not be empty")
-            question["values"] = values
+            question["values"] = shallow(values, f"{item_name}.values")
         questions.append(question)
     return questions
 

@@ -11,14 +11,14 @@ from PIL import Image
 from werkzeug.datastructures import FileStorage
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from picsellia_tf.local import trash
 from picsellia_tf.local.app import Ctx, Route
 from picsellia_tf.local.handlers.common import date
-from picsellia_tf.local.storage import TempObject
+from picsellia_tf.local.storage import TempObject, check_filename
 from picsellia_tf.local.store import new_id, now
-from picsellia_tf.local.validate import check, page_range, unique_names
+from picsellia_tf.local.validate import check, page_range, shown, unique_names
 from picsellia_tf.local.web import ApiError, bad_request, not_found
 
-MAX_UPLOAD = 1024 * 1024 * 1024
 MAX_FILES = 1000
 
 
@@ -63,76 +63,99 @@ def list_raw(ctx: Ctx, dataset_id: str) -> dict[str, Any]:
 def _filename(part: FileStorage, index: int) -> str:
     raw = (part.filename or "").replace("\\", "/")
     name = raw.rsplit("/", 1)[-1]
-    if name in ("", ".", "..") or "\0" in name:
-        raise bad_request(f"field 'files[{index}]': missing or invalid filename {raw!r}")
-    if len(name.encode()) > 255:
-        raise bad_request(f"field 'files[{index}]': filename longer than 255 bytes")
+    problem = check_filename(name)
+    if problem is not None:
+        raise bad_request(f"field 'files[{index}]': filename {shown(raw)} {problem}")
     return name
 
 
 def upload_raw(ctx: Ctx, dataset_id: str) -> dict[str, Any]:
-    """Store the ``files`` parts in the dataset (a known filename keeps its id)."""
+    """Store the ``files`` parts in the dataset (a known filename keeps its id).
+
+    Crash-consistent: each file's bytes go under a new object name (in the trash until used),
+    and one transaction points the rows at them with their checksums and trashes the names
+    they replace; the replaced bytes are deleted after it commits.
+    """
     with ctx.store.tx() as db:
         ctx.owned("datasets", dataset_id, db)
-    ctx.request.max_content_length = MAX_UPLOAD
-    ctx.request.max_form_parts = MAX_FILES
+    ctx.request.max_form_parts = MAX_FILES  # the body's size: the server's max body size
     try:
         parts = ctx.request.files.getlist("files")
     except RequestEntityTooLarge:
-        raise ApiError(
-            413, f"upload larger than {MAX_UPLOAD} bytes or of more than {MAX_FILES} parts"
-        ) from None
+        raise ApiError(413, f"upload of more than {MAX_FILES} parts") from None
     if not parts:
         raise bad_request("no file parts named 'files' in the multipart body")
     names = [_filename(part, i) for i, part in enumerate(parts)]
     unique_names([(f"files[{i}]", name) for i, name in enumerate(names)], "filename")
     temps: list[TempObject] = []
+    placed: list[str] = []
+    replaced: list[trash.Item] = []
     try:
         for part in parts:
             temps.append(ctx.storage.write_temp(part.stream))
         shapes = [image_shape(temp.path) for temp in temps]
+        keys = [new_id() for _ in names]
+        objects = [
+            f"datasets/{dataset_id}/{key}/{name}" for key, name in zip(keys, names, strict=True)
+        ]
+        with ctx.store.tx() as db:
+            trash.throw(db, ((name, False) for name in objects))
+        for temp, object_name in zip(temps, objects, strict=True):
+            ctx.storage.place(temp, object_name)
+            placed.append(object_name)
         with ctx.store.tx() as db:
             ctx.owned("datasets", dataset_id, db)
-            rows = [
-                _upsert(db, dataset_id, name, temp, shape)
-                for name, temp, shape in zip(names, temps, shapes, strict=True)
-            ]
-            # Inside the transaction, so two uploads of one filename leave the bytes of the
-            # one whose row (checksum, size) was written last.
-            for row, temp in zip(rows, temps, strict=True):
-                ctx.storage.commit(temp, row["object_name"])
+            rows = []
+            for key, name, object_name, temp, shape in zip(
+                keys, names, objects, temps, shapes, strict=True
+            ):
+                row, old = _upsert(db, dataset_id, key, name, object_name, temp, shape)
+                rows.append(row)
+                if old is not None:
+                    replaced.append((old, False))
+            trash.keep(db, objects)
+            trash.throw(db, replaced)
+        placed.clear()
     finally:
         for temp in temps:
             ctx.storage.discard(temp)
+        if placed:  # the rows were not switched: the new bytes go
+            trash.empty(ctx.store, ctx.storage, [(name, False) for name in placed])
+    trash.empty(ctx.store, ctx.storage, replaced)
     return {str(i): raw_item(ctx, row) for i, row in enumerate(rows)}
 
 
 def _upsert(
     db: sqlite3.Connection,
     dataset_id: str,
+    key: str,
     name: str,
+    object_name: str,
     temp: TempObject,
     shape: list[int] | None,
-) -> Any:
+) -> tuple[Any, str | None]:
+    """The row of ``name`` pointed at ``object_name``, and the object name it had."""
     existing = db.execute(
-        "SELECT id FROM raw_data WHERE dataset_id = ? AND filename = ?", (dataset_id, name)
+        "SELECT id, object_name FROM raw_data WHERE dataset_id = ? AND filename = ?",
+        (dataset_id, name),
     ).fetchone()
-    raw_id = existing["id"] if existing else new_id()
     width, height = shape if shape else (None, None)
-    values = (width, height, temp.size, temp.sha256, now())
+    values = (object_name, width, height, temp.size, temp.sha256, now())
     if existing:
+        raw_id, old = existing["id"], existing["object_name"]
         db.execute(
-            "UPDATE raw_data SET width = ?, height = ?, size = ?, checksum = ?, imported = ? "
-            "WHERE id = ?",
+            "UPDATE raw_data SET object_name = ?, width = ?, height = ?, size = ?, checksum = ?, "
+            "imported = ? WHERE id = ?",
             (*values, raw_id),
         )
     else:
+        raw_id, old = key, None
         db.execute(
             "INSERT INTO raw_data (id, dataset_id, filename, object_name, width, height, size, "
             "checksum, imported) VALUES (?,?,?,?,?,?,?,?,?)",
-            (raw_id, dataset_id, name, f"datasets/{dataset_id}/{raw_id}/{name}", *values),
+            (raw_id, dataset_id, name, *values),
         )
-    return db.execute("SELECT * FROM raw_data WHERE id = ?", (raw_id,)).fetchone()
+    return db.execute("SELECT * FROM raw_data WHERE id = ?", (raw_id,)).fetchone(), old
 
 
 def find_raw(ctx: Ctx, dataset_id: str, raw_id: str | None, filename: str | None) -> Any:
@@ -165,7 +188,7 @@ def delete_raw(ctx: Ctx, dataset_id: str) -> dict[str, Any]:
     row = find_raw(ctx, dataset_id, *_body_ref(ctx))
     ctx.db.execute("DELETE FROM annotations WHERE raw_id = ?", (row["id"],))
     ctx.db.execute("DELETE FROM raw_data WHERE id = ?", (row["id"],))
-    ctx.after_commit.append(lambda: ctx.storage.delete(row["object_name"]))
+    ctx.discard(row["object_name"])
     return {"message": "Data deleted"}
 
 

@@ -1,0 +1,173 @@
+"""The HTTP server under the local platform: waitress, with its limits and their answers.
+
+waitress (pure Python, no C extension, maintained by the Pylons project) reads every request's
+head and body on its I/O thread, buffering large bodies to a temporary file, and hands the app
+only complete requests: a slow or stalled client ties up no worker thread and no lock. On top of
+waitress this module adds what it lacks: a deadline for receiving each request (a client that
+trickles its head or body is answered 408 and disconnected), and JSON error answers that name
+the limit that was hit, as every other answer of the platform does.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from waitress import wasyncore
+from waitress.adjustments import Adjustments
+from waitress.channel import HTTPChannel
+from waitress.parser import HTTPRequestParser
+from waitress.server import TcpWSGIServer
+from waitress.task import ErrorTask, ThreadedTaskDispatcher
+from waitress.utilities import Error, RequestEntityTooLarge, RequestHeaderFieldsTooLarge
+
+from picsellia_tf.local.limits import Limits, format_size
+
+
+class RequestTimeout(Error):
+    """A request not received whole in time."""
+
+    code = 408
+    reason = "Request Timeout"
+
+
+class _Parser(HTTPRequestParser):
+    """waitress's request parser, remembering when the request's first byte came."""
+
+    def __init__(self, adj: Adjustments):
+        super().__init__(adj)
+        self.started = time.monotonic()
+
+
+class _ErrorTask(ErrorTask):
+    """waitress's answer to a request it refused, as the platform's JSON error."""
+
+    def execute(self) -> None:
+        error = self.request.error
+        message = self.channel.server.describe(error)
+        body = json.dumps({"error": message}).encode()
+        self.status = f"{error.code} {error.reason}"
+        self.response_headers.extend(
+            [("Content-Type", "application/json"), ("X-Content-Type-Options", "nosniff")]
+        )
+        self.set_close_on_finish()
+        self.content_length = len(body)
+        self.write(body)
+
+
+class _Channel(HTTPChannel):
+    """One client connection."""
+
+    parser_class = _Parser
+    error_task_class = _ErrorTask
+
+    def expire(self, now: float, limits: Limits) -> None:
+        """Answer 408 if the request being received is past its deadline."""
+        with self.requests_lock:
+            request: Any = self.request  # type: ignore[has-type]
+            if request is None or request.completed or self.requests or self.will_close:
+                return
+            received = request.header_bytes_received + request.body_bytes_received
+            if now < request.started + limits.request_timeout + received / limits.min_rate:
+                return
+            request.error = RequestTimeout(
+                f"request not received within {limits.request_timeout:g} s "
+                f"(+1 s per {format_size(limits.min_rate)} received; the server's request "
+                "timeout: serve --request-timeout)"
+            )
+            request.completed = True
+            self.request = None
+            self.requests.append(request)
+            self.server.add_task(self)
+
+
+class _Server(TcpWSGIServer):
+    """waitress's TCP server with the request deadline and the described errors."""
+
+    channel_class = _Channel
+
+    def __init__(self, app: Callable[..., Any], limits: Limits, **kw: Any):
+        self.limits = limits
+        super().__init__(app, **kw)
+
+    def maintenance(self, now: float) -> None:
+        super().maintenance(now)  # closes connections idle past the idle timeout
+        clock = time.monotonic()
+        for channel in list(self.active_channels.values()):
+            channel.expire(clock, self.limits)
+
+    def describe(self, error: Error) -> str:
+        """The message answering a request waitress refused."""
+        limits = self.limits
+        if isinstance(error, RequestEntityTooLarge):
+            return (
+                f"request body larger than {format_size(limits.max_body_size)} (the server's "
+                "max body size: serve --max-body-size)"
+            )
+        if isinstance(error, RequestHeaderFieldsTooLarge):
+            return (
+                f"request line and headers larger than {format_size(limits.max_header_size)} "
+                "(the server's max header size: serve --max-header-size)"
+            )
+        if isinstance(error, RequestTimeout):
+            return str(error.body)
+        return f"{error.reason}: {error.body}"
+
+
+class HttpServer:
+    """A WSGI app served by waitress on ``host:port`` until :meth:`stop`."""
+
+    def __init__(self, app: Callable[..., Any], host: str, port: int, limits: Limits):
+        self.limits = limits
+        self._map: dict[int, Any] = {}
+        self._dispatcher = ThreadedTaskDispatcher()
+        adj = Adjustments(
+            host=host,
+            port=port,
+            threads=limits.threads,
+            connection_limit=limits.connection_limit,
+            # waitress refuses sizes >= its limit: +1 makes ours inclusive
+            max_request_body_size=limits.max_body_size + 1,
+            max_request_header_size=limits.max_header_size + 1,
+            channel_timeout=max(1, round(limits.idle_timeout)),
+            cleanup_interval=max(1, min(30, int(limits.request_timeout / 4))),
+            asyncore_use_poll=True,  # no 1024-descriptor ceiling of select()
+            ident="picsellia-tf",
+        )
+        self._server = _Server(
+            app, limits, map=self._map, dispatcher=self._dispatcher, adj=adj, _start=True
+        )
+        self.port = int(self._server.effective_port)
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        # one line per request queued behind busy threads is noise, not a warning
+        logging.getLogger("waitress.queue").setLevel(logging.ERROR)
+
+    def start(self) -> None:
+        """Serve from a background daemon thread."""
+        self._dispatcher.set_thread_count(self.limits.threads)
+        self._thread = threading.Thread(
+            target=self._loop, name=f"picsellia-local-{self.port}", daemon=True
+        )
+        self._thread.start()
+
+    def _loop(self) -> None:
+        try:
+            while not self._stopping.is_set():
+                wasyncore.loop(timeout=1.0, map=self._map, use_poll=True, count=1)
+        finally:
+            wasyncore.close_all(self._map, ignore_all=True)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Close the listening socket and every connection; wait for running requests."""
+        self._stopping.set()
+        self._server.pull_trigger()
+        if self._thread is not None:
+            self._thread.join()
+        else:
+            wasyncore.close_all(self._map, ignore_all=True)
+        self._dispatcher.shutdown(cancel_pending=True, timeout=timeout)
