@@ -143,7 +143,7 @@ def multipart(files: list[tuple[str, bytes]], field: str = "files") -> tuple[byt
         body += (
             (
                 f'--{boundary}\r\nContent-Disposition: form-data; name="{field}"; '
-                f"filename*=utf-8''{quote(name, safe='')}\r\n\r\n"
+                f"filename*=utf-8''{quote(name.encode('utf-8', 'surrogatepass'), safe='')}\r\n\r\n"
             ).encode()
             + data
             + b"\r\n"

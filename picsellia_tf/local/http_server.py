@@ -27,6 +27,8 @@ from waitress.utilities import Error, RequestEntityTooLarge, RequestHeaderFields
 
 from picsellia_tf.local.limits import Limits, format_size
 
+log = logging.getLogger("picsellia_tf.local")
+
 
 class RequestTimeout(Error):
     """A request not received whole in time."""
@@ -158,16 +160,26 @@ class HttpServer:
     def _loop(self) -> None:
         try:
             while not self._stopping.is_set():
-                wasyncore.loop(timeout=1.0, map=self._map, use_poll=True, count=1)
+                try:
+                    wasyncore.loop(timeout=1.0, map=self._map, use_poll=True, count=1)
+                except Exception:  # one connection's trouble must not end the server
+                    log.exception("error in the HTTP server loop (serving on)")
         finally:
             wasyncore.close_all(self._map, ignore_all=True)
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Close the listening socket and every connection; wait for running requests."""
+        """Finish the running requests (up to ``timeout`` seconds), then close the listening
+        socket and every connection."""
+        # The workers first, while the loop still sends what they write.
+        self._dispatcher.shutdown(cancel_pending=True, timeout=timeout)
+        thread = self._thread
+        if thread is not None and thread.is_alive():
+            # The loop thread sets the flag itself when it reads the trigger, and closes the
+            # trigger only after: the write never meets a closed (or reused) descriptor.
+            self._server.trigger.pull_trigger(self._stopping.set)
+            thread.join(timeout)
         self._stopping.set()
-        self._server.pull_trigger()
-        if self._thread is not None:
-            self._thread.join()
+        if thread is not None:
+            thread.join()
         else:
             wasyncore.close_all(self._map, ignore_all=True)
-        self._dispatcher.shutdown(cancel_pending=True, timeout=timeout)
