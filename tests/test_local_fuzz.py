@@ -127,8 +127,9 @@ SCALARS = st.one_of(
 def json_values(keys: st.SearchStrategy[str]) -> st.SearchStrategy[Any]:
     return st.recursive(
         SCALARS,
-        lambda children: st.lists(children, max_size=4)
-        | st.dictionaries(keys, children, max_size=4),
+        lambda children: (
+            st.lists(children, max_size=4) | st.dictionaries(keys, children, max_size=4)
+        ),
         max_leaves=6,
     )
 
@@ -229,6 +230,7 @@ def path_args(ids: dict[str, Any]) -> st.SearchStrategy[str]:
 
 def fill(rule: str, draw: st.DrawFn, ids: dict[str, Any]) -> str:
     """The rule's path with every ``<arg>`` drawn, percent-encoded as a client would."""
+
     def one(match: re.Match[str]) -> str:
         name = match[1].split(":")[-1]
         if name == "object_name" and draw(st.booleans()):
@@ -255,10 +257,22 @@ def requests_for(draw: st.DrawFn, route: Route, ids: dict[str, Any]) -> Request:
     if draw(st.integers(0, 19)) == 0:
         headers["Authorization"] = draw(st.sampled_from(["", "Bearer", "Bearer x y", "Basic a"]))
     if route.rule.startswith("/storage/") and route.method == "GET":
-        query = draw(st.sampled_from([ids["raw_url"].split("?", 1)[1], "expires=1&signature=x",
-                                      f"expires={'9' * 30}&signature=", "expires=x", ""]))
+        query = draw(
+            st.sampled_from(
+                [
+                    ids["raw_url"].split("?", 1)[1],
+                    "expires=1&signature=x",
+                    f"expires={'9' * 30}&signature=",
+                    "expires=x",
+                    "",
+                ]
+            )
+        )
         return method, f"{path}?{query}", {"headers": headers}  # fmt: skip
-    if route.rule in ("/storage/upload", "/api/v1/raw_data/<dataset_id>") and route.method == "POST":
+    if (
+        route.rule in ("/storage/upload", "/api/v1/raw_data/<dataset_id>")
+        and route.method == "POST"
+    ):
         names = draw(st.lists(st.one_of(NASTY_TEXT, st.just("ok.png")), min_size=0, max_size=3))
         files = [(name, draw(st.binary(max_size=64)) or png(2, 2)) for name in names]
         field = "file" if route.rule == "/storage/upload" else "files"
@@ -270,7 +284,9 @@ def requests_for(draw: st.DrawFn, route: Route, ids: dict[str, Any]) -> Request:
                     fields[key] = draw(NASTY_TEXT)
             prefix = b"".join(
                 f'--picsellia-test-boundary\r\nContent-Disposition: form-data; name="{key}"'
-                f"\r\n\r\n".encode() + value.encode("utf-8", "surrogatepass") + b"\r\n"
+                f"\r\n\r\n".encode()
+                + value.encode("utf-8", "surrogatepass")
+                + b"\r\n"
                 for key, value in fields.items()
             )
             body = prefix + body
@@ -329,4 +345,3 @@ def test_no_request_to_any_route_gets_a_5xx_or_harms_the_platform(
     finally:
         db.close()
     workflow(world, "after")
-

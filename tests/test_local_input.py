@@ -147,6 +147,8 @@ def test_storage_answers_never_run_as_pages(api: Api) -> None:
         else:
             assert disposition.startswith("attachment")
             assert response.headers["Content-Security-Policy"] == "sandbox"
+    accented = uploaded["2"]["url"].rsplit("signature=", 1)[0] + "signature=%C3%A9"
+    assert requests.get(accented, timeout=10).status_code == 403  # was a TypeError, a 500
     missing = requests.get(api.url + "/storage/nothing?expires=1&signature=x", timeout=10)
     assert missing.status_code == 403 and missing.headers["X-Content-Type-Options"] == "nosniff"
     assert api.call("GET", "/sdk/check_connection").headers["X-Content-Type-Options"] == "nosniff"

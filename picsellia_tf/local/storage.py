@@ -112,7 +112,7 @@ class Storage:
 
     def sign(self, method: str, object_name: str, expires: int) -> str:
         """The hex signature allowing ``method`` on ``object_name`` until ``expires``."""
-        message = f"{method}\n{object_name}\n{expires}".encode()
+        message = f"{method}\n{object_name}\n{expires}".encode("utf-8", "surrogatepass")
         return hmac.new(self._secret, message, hashlib.sha256).hexdigest()
 
     def verify(self, method: str, object_name: str, expires: str, signature: str) -> None:
@@ -121,7 +121,8 @@ class Storage:
             when = int(expires)
         except ValueError:
             raise SignatureError("signed URL: malformed 'expires'") from None
-        if not hmac.compare_digest(self.sign(method, object_name, when), signature):
+        given = signature.encode("utf-8", "surrogatepass")  # any text: never a TypeError
+        if not hmac.compare_digest(self.sign(method, object_name, when).encode(), given):
             raise SignatureError("signed URL: invalid signature")
         if when < time.time():
             raise SignatureError("signed URL: expired")
