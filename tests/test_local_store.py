@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
 from pathlib import Path
 
 import pytest
@@ -41,3 +42,30 @@ def test_a_failed_commit_is_rolled_back_and_the_store_stays_usable(tmp_path: Pat
             assert db.execute("SELECT COUNT(*) FROM child").fetchone()[0] == 0
     finally:
         store.close()
+
+
+def test_reads_go_on_while_a_write_holds_the_lock_and_see_only_commits(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+    store.create_user("a@b", None)
+    holding, release = threading.Event(), threading.Event()
+
+    def writer() -> None:
+        with store.tx() as db:
+            db.execute("DELETE FROM users")
+            holding.set()
+            release.wait(10)
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        assert holding.wait(10)
+        with store.read() as db:  # not blocked by the write lock; sees the last commit
+            assert db.execute("SELECT COUNT(*) FROM users").fetchone()[0] == 1
+            with pytest.raises(sqlite3.OperationalError, match="readonly"):
+                db.execute("DELETE FROM users")
+    finally:
+        release.set()
+        thread.join()
+    with store.read() as db:
+        assert db.execute("SELECT COUNT(*) FROM users").fetchone()[0] == 0
+    store.close()

@@ -33,7 +33,9 @@ class Route:
     ``auth``: needs a Bearer token. ``tx``: runs inside one database transaction (``ctx.db``),
     the JSON body read before it starts; handlers doing file work set it False and open their
     own, never reading the request or a file inside one. ``status``: the success status of a
-    JSON answer (201 where the released SDK checks for it).
+    JSON answer (201 where the released SDK checks for it). ``write``: whether the handler
+    writes (default: all but GET); a route that does not runs in a read-only transaction
+    beside the writes, not after them.
     """
 
     method: str
@@ -42,6 +44,12 @@ class Route:
     auth: bool = True
     tx: bool = True
     status: int = 200
+    write: bool | None = None
+
+    @property
+    def writes(self) -> bool:
+        """Whether the handler writes to the database."""
+        return self.method != "GET" if self.write is None else self.write
 
 
 class Ctx:
@@ -176,7 +184,7 @@ class App:
         ctx = Ctx(self, request, user)
         if route.tx:
             ctx.body  # noqa: B018 - read (and refused if bad) before the transaction starts
-            with self.store.tx() as db:
+            with self.store.tx() if route.writes else self.store.read() as db:
                 ctx._db = db
                 result = route.handler(ctx, **args)
             ctx._db = None

@@ -102,6 +102,15 @@ class _Server(TcpWSGIServer):
         for channel in list(self.active_channels.values()):
             channel.expire(clock, self.limits)
 
+    def handle_error(self) -> None:
+        # wasyncore's default closes the dispatcher: for the listening socket, that would end
+        # the server over one connection that failed while being accepted
+        log.warning("error accepting a connection (serving on)", exc_info=True)
+
+    def handle_close(self) -> None:
+        # called by wasyncore on a "disconnected" error while accepting: the same
+        log.warning("a connection failed while being accepted (serving on)")
+
     def describe(self, error: Error) -> str:
         """The message answering a request waitress refused."""
         limits = self.limits
@@ -176,8 +185,11 @@ class HttpServer:
         if thread is not None and thread.is_alive():
             # The loop thread sets the flag itself when it reads the trigger, and closes the
             # trigger only after: the write never meets a closed (or reused) descriptor.
-            self._server.trigger.pull_trigger(self._stopping.set)
-            thread.join(timeout)
+            try:
+                self._server.trigger.pull_trigger(self._stopping.set)
+                thread.join(timeout)
+            except OSError as exc:  # the trigger's descriptor is gone: the loop sees the flag
+                log.warning("HTTP server trigger unusable at stop (%s)", exc)
         self._stopping.set()
         if thread is not None:
             thread.join()

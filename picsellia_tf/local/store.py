@@ -1,7 +1,9 @@
 """The SQLite database: schema, transactions, users and tokens.
 
-One connection guarded by a lock: each request's work runs in one transaction
-(``with store.tx() as db``), so it is all-or-nothing and never sees another request's half.
+Writes go through one connection guarded by a lock: each request's work runs in one
+transaction (``with store.tx() as db``), so it is all-or-nothing and never sees another request's
+half. Reads (``with store.read() as db``) run on pooled read-only connections, without that
+lock: SQLite's WAL lets them see the last committed state while a write goes on.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 DB_NAME = "picsellia.db"
+TOKEN_CACHE = 10.0
 DEFAULT_EMAIL = "admin@localhost"
 DEFAULT_ORGANISATION = "local"
 
@@ -115,20 +118,58 @@ class Store:
         self.path = data_dir / DB_NAME
         self._lock = threading.RLock()
         self._conn: sqlite3.Connection | None = None
+        self._readers: list[sqlite3.Connection] = []  # idle read connections
+        self._readers_lock = threading.Lock()
+        self._generation = 0  # bumped by close(): readers of an older one are not reused
+        self._tokens: dict[str, tuple[float, User | None]] = {}
         self._connect()
+
+    def _open(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(
+            self.path, isolation_level=None, check_same_thread=False, timeout=30.0
+        )
+        conn.row_factory = sqlite3.Row
+        return conn
 
     def _connect(self) -> sqlite3.Connection:
         with self._lock:
             if self._conn is None:
-                conn = sqlite3.connect(
-                    self.path, isolation_level=None, check_same_thread=False, timeout=30.0
-                )
-                conn.row_factory = sqlite3.Row
+                conn = self._open()
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute("PRAGMA synchronous=NORMAL")
                 conn.executescript(SCHEMA)
                 self._conn = conn
             return self._conn
+
+    @contextmanager
+    def read(self) -> Iterator[sqlite3.Connection]:
+        """One read-only transaction (a consistent snapshot), without the write lock."""
+        if self._conn is None:
+            self._connect()  # opens the database and makes the schema
+        with self._readers_lock:
+            generation = self._generation
+            conn = self._readers.pop() if self._readers else None
+        if conn is None:
+            conn = self._open()
+            conn.execute("PRAGMA query_only = ON")  # a write here is a bug: fail loudly
+        try:
+            conn.execute("BEGIN")
+            yield conn
+        finally:
+            self._release(conn, generation)
+
+    def _release(self, conn: sqlite3.Connection, generation: int) -> None:
+        try:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")  # nothing was written
+        except sqlite3.Error:
+            conn.close()
+            return
+        with self._readers_lock:
+            if generation == self._generation:
+                self._readers.append(conn)
+                return
+        conn.close()
 
     @contextmanager
     def tx(self) -> Iterator[sqlite3.Connection]:
@@ -150,27 +191,43 @@ class Store:
                 raise
 
     def close(self) -> None:
-        """Close the connection (the next transaction reopens it)."""
+        """Close the connections (the next transaction reopens them)."""
         with self._lock:
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None
+        with self._readers_lock:
+            readers, self._readers = self._readers, []
+            self._generation += 1
+            self._tokens.clear()
+        for conn in readers:
+            conn.close()
 
     def user_for_token(self, token: str) -> User | None:
-        """The user owning ``token``, if any."""
-        with self.tx() as db:
+        """The user owning ``token``, if any (remembered for ``TOKEN_CACHE`` seconds: tokens
+        change only through this store, which forgets them then)."""
+        cached = self._tokens.get(token)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
+        with self.read() as db:
             row = db.execute(
                 "SELECT users.id, email, org_id, orgs.name AS org_name FROM users "
                 "JOIN orgs ON orgs.id = users.org_id WHERE token = ?",
                 (token,),
             ).fetchone()
-        return None if row is None else User(row[0], row[1], row[2], row[3])
+        user = None if row is None else User(row[0], row[1], row[2], row[3])
+        if user is not None:  # unknown tokens are not remembered: no memory for guesses
+            if len(self._tokens) > 10_000:
+                self._tokens.clear()
+            self._tokens[token] = (time.monotonic() + TOKEN_CACHE, user)
+        return user
 
     def default_token(self, token: str | None = None) -> str:
         """The default user's token, creating the user (with ``token`` if given) on first use.
 
         With ``token``, the default user's token becomes ``token``.
         """
+        self._tokens.clear()
         with self.tx() as db:
             row = db.execute("SELECT id, token FROM users WHERE is_default = 1").fetchone()
             if row is None:

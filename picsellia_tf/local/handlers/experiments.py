@@ -174,7 +174,7 @@ def get_logs(ctx: Ctx) -> dict[str, Any]:
 
 ROUTES = [
     # The released SDK sends a GET with a JSON body; POST is kept for earlier clients.
-    Route("GET", "/sdk/init_model", init_model),
+    Route("GET", "/sdk/init_model", init_model, write=True),
     Route("POST", "/sdk/init_model", init_model),
     Route(
         "DELETE",

@@ -76,7 +76,7 @@ def upload_raw(ctx: Ctx, dataset_id: str) -> dict[str, Any]:
     and one transaction points the rows at them with their checksums and trashes the names
     they replace; the replaced bytes are deleted after it commits.
     """
-    with ctx.store.tx() as db:
+    with ctx.store.read() as db:
         ctx.owned("datasets", dataset_id, db)
     ctx.request.max_form_parts = MAX_FILES  # the body's size: the server's max body size
     try:
