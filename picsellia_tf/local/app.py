@@ -24,6 +24,7 @@ Handler = Callable[..., Any]
 
 _OWNED = {"projects": "project", "datasets": "dataset", "models": "model"}
 MAX_PATH = 8192  # bytes of a request path; longer is a 414
+_FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,14 @@ class Ctx:
         if self._body is None:
             self._body = read_json_body(self.request, self._max_json)
         return self._body
+
+    def read_body(self) -> None:
+        """Read the body now: a form (the dashboard's) parsed, anything else as JSON (a 400 if
+        it is not)."""
+        if self.request.mimetype in _FORMS:
+            self.request.form  # noqa: B018 - parsed and kept by the request
+        else:
+            self.body  # noqa: B018 - parsed and kept
 
     def discard(self, name: str, tree: bool = False) -> None:
         """Delete a stored object (or folder, ``tree``) once the transaction commits; at the
@@ -183,7 +192,7 @@ class App:
         user = self._authenticate(request) if route.auth else None
         ctx = Ctx(self, request, user)
         if route.tx:
-            ctx.body  # noqa: B018 - read (and refused if bad) before the transaction starts
+            ctx.read_body()  # before the transaction starts: never read under its lock
             with self.store.tx() if route.writes else self.store.read() as db:
                 ctx._db = db
                 result = route.handler(ctx, **args)
