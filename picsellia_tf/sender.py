@@ -577,6 +577,7 @@ class Sender:
             self.last_error = None
             return self.flush_interval
         except Exception as exc:  # noqa: BLE001 -- every failure is handled here
+            self._warn_stopped()  # a channel may have stopped earlier in this pass
             return self._failed(exc)
 
     def _warn_stopped(self) -> None:
