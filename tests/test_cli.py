@@ -524,6 +524,30 @@ def test_experiments_list_show_logs_previews(platform: Any, client: Any, tmp_pat
     assert "--csv and --json" in proc.stderr
 
 
+def test_experiments_on_a_platform_without_the_local_routes(
+    tmp_path: Path, monkeypatch: Any, capsys: Any
+) -> None:
+    # The real platform's model_infos lists no versions and it has no get_logs/get_previews:
+    # the commands say so instead of "no such version" or a bare 404.
+    from strict_platform import StrictPlatform
+
+    from picsellia_tf.cli import main
+
+    with StrictPlatform(tmp_path / "platform") as strict:
+        project = strict.local.client.projects.create("p", "classification")
+        strict.local.client.experiments.init(project.id, "tiny")
+        monkeypatch.setenv("PICSELLIA_TOKEN", strict.token)
+        monkeypatch.setenv("PICSELLIA_HOST", strict.url)
+        assert main(["experiments", "list"]) == 0
+        out = capsys.readouterr().out
+        assert "no experiment versions listed (the platform's model_infos may not list them)" in out
+        for command in ("logs", "previews", "show"):
+            assert main(["experiments", command, "tiny", "1"]) == 1
+            err = capsys.readouterr().err
+            assert f"{strict.url} answered 404 to GET /sdk/get_" in err, err
+            assert "is a local-platform extension" in err and "no version" not in err
+
+
 def test_local_read_routes_take_query_parameters(platform: Any, client: Any) -> None:
     import requests
 

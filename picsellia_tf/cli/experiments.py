@@ -94,7 +94,11 @@ def find_model(client: Client, model: str) -> Model:
 
 
 def _version(client: Client, args: argparse.Namespace) -> tuple[Model, Any]:
+    from picsellia_tf.types import ExperimentRef
+
     model = find_model(client, args.model)
+    if not model.experiments:  # model_infos need not list them (the reference shows none)
+        return model, ExperimentRef(args.training_id)
     for version in model.experiments:
         if version.training_id == args.training_id:
             return model, version
@@ -102,6 +106,20 @@ def _version(client: Client, args: argparse.Namespace) -> tuple[Model, Any]:
     raise ValidationError(
         f"TRAINING_ID: model {model.name!r} has no version {args.training_id} (versions: {have})"
     )
+
+
+def _read(client: Client, what: str, training_id: int, network_id: str) -> Any:
+    """A version's logs or previews; a 404 of a platform without these local-extension routes
+    says so, rather than that the version is missing."""
+    read = client.experiments.get_logs if what == "logs" else client.experiments.previews
+    try:
+        return read(training_id, network_id)
+    except NotFoundError as exc:
+        raise ValidationError(
+            f"{client.host} answered 404 to {exc.method} {exc.path} ({exc.message}): reading "
+            f"a version's {what} is a local-platform extension, which this platform may not "
+            "have; its web app shows them"
+        ) from None
 
 
 def _list(args: argparse.Namespace) -> int:
@@ -130,7 +148,7 @@ def _list(args: argparse.Namespace) -> int:
             [r["model_id"], r["model_name"], r["training_id"], r["project_id"], r["created"]]
             for r in rows
         ],
-        empty="no experiment versions",
+        empty="no experiment versions listed (the platform's model_infos may not list them)",
     )
     emit(args, rows, text)
     return 0
@@ -139,8 +157,8 @@ def _list(args: argparse.Namespace) -> int:
 def _show(args: argparse.Namespace) -> int:
     with make_client(args) as client:
         model, version = _version(client, args)
-        logs = client.experiments.get_logs(version.training_id, model.id)
-        previews = client.experiments.previews(version.training_id, model.id)
+        logs = _read(client, "logs", version.training_id, model.id)
+        previews = _read(client, "previews", version.training_id, model.id)
     series = {
         tag: {
             "points": len(s["step"]),
@@ -178,7 +196,7 @@ def _logs(args: argparse.Namespace) -> int:
     _one_format(args)
     with make_client(args) as client:
         model, version = _version(client, args)
-        logs = client.experiments.get_logs(version.training_id, model.id)
+        logs = _read(client, "logs", version.training_id, model.id)
     if args.tags:
         missing = [t for t in args.tags if t not in logs]
         if missing:
@@ -212,7 +230,7 @@ def _previews(args: argparse.Namespace) -> int:
     _one_format(args)
     with make_client(args) as client:
         model, version = _version(client, args)
-        previews = client.experiments.previews(version.training_id, model.id)
+        previews = _read(client, "previews", version.training_id, model.id)
         saved: list[str] = []
         if args.download:
             folder = Path(args.download)
