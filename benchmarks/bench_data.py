@@ -15,6 +15,12 @@ Images are generated once into ``benchmarks/_work`` (gitignored), with a local p
 
     .venv/bin/python benchmarks/bench_data.py            # full: 2000 / 500 images
     .venv/bin/python benchmarks/bench_data.py --quick    # smoke: 300 / 100 images
+
+``--scale`` measures instead how the cost grows with the dataset, from 1,000 to 100,000 small
+images on a platform in its own process (see ``benchmarks/_scale.py``):
+
+    .venv/bin/python benchmarks/bench_data.py --scale                 # 1,000 / 10,000 / 100,000
+    .venv/bin/python benchmarks/bench_data.py --scale --sizes 1000,10000
 """
 
 from __future__ import annotations
@@ -218,7 +224,14 @@ def main() -> int:
     parser.add_argument("--latency", type=float, default=0.02, help="seconds per storage GET")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--quick", action="store_true", help="300 / 100 images, 1 repeat")
+    parser.add_argument("--scale", action="store_true", help="cost per image, 1k to 100k images")
+    parser.add_argument("--sizes", default="1000,10000,100000", help="with --scale")
     args = parser.parse_args()
+    if args.scale:
+        import _scale
+
+        sizes = [300, 1000] if args.quick else [int(x) for x in args.sizes.split(",")]
+        return _scale.run(sorted(sizes), repeats=1)
     if args.quick:
         args.images, args.small, args.repeats = 300, 100, 1
     WORK.mkdir(parents=True, exist_ok=True)

@@ -375,8 +375,8 @@ class Client:
             raise self._error(response, method, path)
         if not response.content:
             return None
-        try:
-            return response.json()
+        try:  # from the bytes (UTF-8/16/32 detected): no decoded copy of a large page
+            return jsonlib.loads(response.content)
         except ValueError:
             kind = response.headers.get("Content-Type", "no content type")
             raise ServerError(

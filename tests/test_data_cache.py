@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
+import subprocess
+import sys
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -13,6 +17,7 @@ from PIL import Image
 
 from picsellia_tf import data
 from picsellia_tf.data import cache, manifest
+from picsellia_tf.data.progress import Progress
 from picsellia_tf.data.synthetic import SyntheticImage, make_images, upload_project
 from picsellia_tf.types import ImageAnnotation, RawData
 
@@ -89,22 +94,83 @@ def test_default_cache_dir_from_environment(small_project, tmp_path, monkeypatch
     assert len(list((tmp_path / "envcache" / "raw").rglob("sha256-*"))) == 6
 
 
-def test_progress_line_on_stderr(small_project, tmp_path, capsys):
+def test_no_progress_when_stderr_is_not_a_terminal(small_project, tmp_path, capsys):
     platform, pid, did, _ = small_project
-    _load(platform, pid, did, tmp_path / "cache", progress=True)
-    err = capsys.readouterr().err
-    assert "6/6 images (6 downloaded, 0 unusable)" in err
+    _, info = _load(platform, pid, did, tmp_path / "cache", progress=True)
+    assert info.downloaded == 6
+    assert capsys.readouterr().err == ""
 
 
-def test_identical_images_are_one_file_and_the_progress_line_completes(platform, tmp_path, capsys):
+def _screen(text: str) -> list[tuple[str, int]]:
+    """Each line a terminal shows at the end (its last frame) and how often it was drawn."""
+    lines = []
+    for line in text.replace("\r\n", "\n").split("\n"):
+        frames = [f.replace("\x1b[K", "") for f in line.split("\r") if f]
+        if frames:
+            lines.append((frames[-1], len(frames)))
+    return lines
+
+
+def _read_terminal(fd: int) -> str:
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(fd, 65536)
+        except OSError:  # EIO: the other side is closed
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    return b"".join(chunks).decode()
+
+
+def test_progress_bar_on_a_terminal_counts_rates_and_ends_its_line(tmp_path):
+    master, slave = os.openpty()
+    with open(slave, "w") as terminal:
+        bar = Progress("job", 50, "images", counts=("downloaded",), stream=terminal)
+        for i in range(50):
+            bar.advance(downloaded=i % 2)
+            time.sleep(0.01)
+        bar.close()
+    text = _read_terminal(master)
+    os.close(master)
+    [(final, drawn)] = _screen(text)
+    assert 3 <= drawn < 50  # redrawn while running, not once per item
+    assert re.fullmatch(r"job: 50/50 images, [\d,]+/s, \d+s \(25 downloaded\)", final)
+    second = text.split("\r")[2].replace("\x1b[K", "")
+    assert re.fullmatch(r"job: \d+/50 images, [\d,]+/s, ETA \d+s \(\d+ downloaded\)", second)
+    assert text.endswith("\n")
+
+
+TERMINAL_CHILD = r"""
+import sys
+from picsellia_tf import data
+from picsellia_tf.client import Client
+client = Client(sys.argv[1], sys.argv[2])
+data.load(client, sys.argv[3], sys.argv[4], task="detection", cache_dir=sys.argv[5])
+"""
+
+
+def test_load_draws_listing_and_download_bars_on_a_terminal(platform, tmp_path):
     images = make_images(tmp_path / "imgs", 2, width=16, height=16, fmt="png", seed=5)
     twin = images[0].path.with_name("twin.png")
     twin.write_bytes(images[0].path.read_bytes())
     images.append(SyntheticImage(twin, images[0].objects))
     pid, did = upload_project(platform.client, images, "twins")
-    _, info = _load(platform, pid, did, tmp_path / "cache", progress=True)
-    assert info.num_examples == 3 and info.downloaded == 2
-    assert "2/2 images (2 downloaded, 0 unusable)\n" in capsys.readouterr().err
+    master, slave = os.openpty()
+    args = [platform.token, platform.host, pid, did, str(tmp_path / "cache")]
+    child = subprocess.Popen([sys.executable, "-c", TERMINAL_CHILD, *args], stderr=slave)
+    os.close(slave)
+    text = _read_terminal(master)
+    os.close(master)
+    assert child.wait(timeout=120) == 0, text
+    lines = [line for line, _ in _screen(text) if line.startswith("picsellia_tf.data: ")]
+    assert len(lines) == 3, text
+    assert re.fullmatch(r"picsellia_tf.data: listing: 3/3 annotations, [\d,]+/s, \d+s", lines[0])
+    assert re.fullmatch(r"picsellia_tf.data: listing: 3/3 images, [\d,]+/s, \d+s", lines[1])
+    # identical images are one file
+    tail = r"2/2 ready, [\d,]+/s, \d+s \(2 downloaded, 0 unusable\)"
+    assert re.fullmatch(r"picsellia_tf.data: images: " + tail, lines[2])
 
 
 def test_runs_sharing_a_cache_at_the_same_time_all_succeed(tmp_path):

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import numbers
+import queue
+import threading
+from collections import deque
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
@@ -22,12 +25,14 @@ __all__ = [
     "Endpoints",
     "answer_count",
     "answer_field",
+    "check_concurrency",
     "check_page_size",
     "check_training_id",
     "choice",
     "flag",
     "ident",
     "pages",
+    "pages_concurrently",
     "route",
     "span",
     "string",
@@ -101,6 +106,22 @@ def span(start: Any, stop: Any) -> list[int]:
     return [int(start), int(stop)]
 
 
+MAX_CONCURRENT_PAGES = 8
+
+
+def check_concurrency(value: Any) -> int:
+    """How many pages an ``iter`` method may request at once: 1..8."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, numbers.Integral)
+        or not (1 <= int(value) <= MAX_CONCURRENT_PAGES)
+    ):
+        raise ValidationError(
+            f"concurrency: expected an int from 1 to {MAX_CONCURRENT_PAGES}, got {value!r}"
+        )
+    return int(value)
+
+
 def check_page_size(value: Any) -> int:
     """A page size for ``iter`` methods: 1..10000."""
     if (
@@ -123,6 +144,67 @@ def pages(fetch: Callable[[int, int], list[T]], size: int) -> Iterator[T]:
         if len(page) < size:
             return
         start += size
+
+
+def pages_concurrently(
+    fetch: Callable[[int, int], list[T]],
+    size: int,
+    concurrency: int,
+    total: int | None = None,
+) -> Iterator[T]:
+    """The items of :func:`pages`, in the same order, with up to ``concurrency`` pages
+    requested ahead of the reader (each in a daemon thread, so an abandoned or interrupted
+    listing never holds the process).
+
+    Ends, like :func:`pages`, at the first short or empty page, and raises the same
+    :class:`WireError` for a page longer than asked. ``total``, the number of items the
+    server announced, only avoids requests past it (past it, pages go one at a time).
+    """
+    if concurrency <= 1:
+        yield from pages(fetch, size)
+        return
+    ahead: deque[tuple[int, queue.SimpleQueue[tuple[bool, Any]]]] = deque()
+    next_start = 0
+
+    def launch() -> None:
+        nonlocal next_start
+        start, next_start = next_start, next_start + size
+        box: queue.SimpleQueue[tuple[bool, Any]] = queue.SimpleQueue()
+
+        def run() -> None:
+            try:
+                box.put((True, fetch(start, start + size)))
+            except BaseException as exc:  # re-raised in the reader's thread
+                box.put((False, exc))
+
+        threading.Thread(target=run, name=f"picsellia-page-{start}", daemon=True).start()
+        ahead.append((start, box))
+
+    def top_up() -> None:
+        while len(ahead) < concurrency and (not ahead or total is None or next_start < total):
+            launch()
+
+    top_up()
+    while ahead:
+        start, box = ahead.popleft()
+        ok, page = _take(box)
+        if not ok:
+            raise page
+        if len(page) > size:
+            raise WireError(f"answer: asked for {size} items from {start}, got {len(page)}")
+        yield from page
+        if len(page) < size:
+            return
+        top_up()
+
+
+def _take(box: queue.SimpleQueue[tuple[bool, Any]]) -> tuple[bool, Any]:
+    """The next result in ``box``, waiting in short steps (Ctrl-C interrupts it)."""
+    while True:
+        try:
+            return box.get(timeout=0.1)
+        except queue.Empty:
+            continue
 
 
 def answer_field(answer: Any, key: str, kind: type = object) -> Any:

@@ -10,9 +10,10 @@ from picsellia_tf import wire
 from picsellia_tf.api._base import (
     Endpoints,
     answer_count,
+    check_concurrency,
     check_page_size,
     ident,
-    pages,
+    pages_concurrently,
     route,
 )
 from picsellia_tf.errors import APIError, ValidationError
@@ -29,11 +30,17 @@ class Annotations(Endpoints):
         path = route("/api/v1/annotations", ident(project_id, "project_id"))
         return self._ranged(path, start, stop, wire.parse_image_annotation, "annotations")
 
-    def iter(self, project_id: str, page_size: int = 100) -> Iterator[ImageAnnotation]:
-        """Every annotated image of a project, fetched ``page_size`` at a time."""
+    def iter(
+        self, project_id: str, page_size: int = 100, *, concurrency: int = 1
+    ) -> Iterator[ImageAnnotation]:
+        """Every annotated image of a project, fetched ``page_size`` at a time, up to
+        ``concurrency`` pages at once (in order all the same)."""
         size = check_page_size(page_size)
+        ahead = check_concurrency(concurrency)
         ident(project_id, "project_id")
-        return pages(lambda start, stop: self.list(project_id, start, stop), size)
+        return pages_concurrently(
+            lambda start, stop: self.list(project_id, start, stop), size, ahead
+        )
 
     def upload(self, project_id: str, annotations: Any, format: str = "picsellia") -> int:
         """Upload image annotations (``ImageAnnotation`` or wire-shaped dicts); returns how

@@ -13,10 +13,11 @@ from picsellia_tf import wire
 from picsellia_tf.api._base import (
     Endpoints,
     answer_field,
+    check_concurrency,
     check_page_size,
     flag,
     ident,
-    pages,
+    pages_concurrently,
     route,
     string,
     text,
@@ -72,11 +73,20 @@ class Datasets(Endpoints):
         path = route("/api/v1/raw_data", ident(id, "id"))
         return self._ranged(path, start, stop, wire.parse_raw_data, "raw_data")
 
-    def iter_raw_data(self, id: str, page_size: int = 100) -> Iterator[RawData]:
-        """Every file of a dataset, fetched ``page_size`` at a time."""
+    def iter_raw_data(
+        self, id: str, page_size: int = 100, *, concurrency: int = 1, total: int | None = None
+    ) -> Iterator[RawData]:
+        """Every file of a dataset, fetched ``page_size`` at a time, up to ``concurrency``
+        pages at once (in order all the same). ``total``, the dataset's announced size, saves
+        requests past the end."""
         size = check_page_size(page_size)
+        ahead = check_concurrency(concurrency)
         ident(id, "id")
-        return pages(lambda start, stop: self.raw_data(id, start, stop), size)
+
+        def fetch(start: int, stop: int) -> builtins.list[RawData]:
+            return self.raw_data(id, start, stop)
+
+        return pages_concurrently(fetch, size, ahead, total)
 
     def delete_raw_data(
         self, id: str, *, raw_id: str | None = None, filename: str | None = None

@@ -28,14 +28,18 @@ sequence of epochs is the same for a seed). Images are cached on disk (see
 
 from __future__ import annotations
 
+import logging
 import os
 import warnings
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from picsellia_tf.data.manifest import SPLITS, TASKS, Example, Skipped
 from picsellia_tf.errors import PicselliaError, ValidationError
+
+log = logging.getLogger("picsellia_tf.data")
 
 if TYPE_CHECKING:
     import tensorflow as tf
@@ -44,8 +48,6 @@ if TYPE_CHECKING:
 
 RESIZE_MODES: tuple[str, ...] = ("pad", "stretch")
 ON_ERROR: tuple[str, ...] = ("warn", "raise", "ignore")
-PAGE_SIZE = 1000
-"""Annotations and raw data listed per request (the wire allows up to 10000)."""
 
 
 class DataError(PicselliaError):
@@ -182,7 +184,8 @@ def load(
     fetching images.
     """
     from picsellia_tf.data import cache as cache_mod
-    from picsellia_tf.data import manifest, masks
+    from picsellia_tf.data import listing, manifest, masks
+    from picsellia_tf.data.progress import Progress
 
     _check_args(
         task,
@@ -211,9 +214,10 @@ def load(
 
     project = client.projects.get(project_id)
     label_names = [label.name for label in project.labels]
+    dataset_size = client.datasets.get(dataset_id).size
     joined = manifest.join(
-        client.annotations.iter(project_id, page_size=PAGE_SIZE),
-        client.datasets.iter_raw_data(dataset_id, page_size=PAGE_SIZE),
+        listing.list_annotations(client, project_id, project.nb_annotations, progress),
+        listing.list_raw_data(client, dataset_id, dataset_size, progress),
         label_names,
         task=task,
         seed=seed,
@@ -221,55 +225,73 @@ def load(
     )
     report(joined.skipped)
     wanted = [c for c in joined.candidates if split is None or c.split == split]
+    joined.candidates = []  # the candidates kept are in wanted
 
     store = cache_mod.ImageCache(cache_dir)
-    items = {
-        c.image_id: cache_mod.Item(
-            cache_mod.cache_key(c.url, c.checksum), c.url, c.checksum, c.filename
-        )
-        for c in wanted
-    }
-    files = list({i.key: i for i in items.values()}.values())  # identical images: one file
-    by_key: dict[str, cache_mod.Outcome] = {}
-    meter = cache_mod.Progress(len(files), "picsellia_tf.data", enabled=progress)
+    keys = {c.key for c in wanted}  # identical images: one file
+    total = len(keys)
+
+    def files() -> Iterator[cache_mod.Item]:
+        for c in wanted:
+            if c.key in keys:
+                keys.discard(c.key)
+                yield cache_mod.Item(c.key, c.url, c.checksum, c.filename, c.index)
+
+    # per file: where it is and its size (ImageCache.pack), or why it is not usable
+    results: dict[str, int | str] = {}
+    meter = Progress(
+        "picsellia_tf.data: images", total, "ready", counts=("downloaded", "unusable"),
+        enabled=progress,
+    )  # fmt: skip
+    refresher = listing.UrlRefresher(client, dataset_id)
 
     def download(url: str, dest: str) -> None:
         client.download(url, dest)
 
     downloaded = usable = 0
-    outcomes = store.fetch(files, download, workers=download_workers, progress=meter)
+    outcomes = store.fetch(
+        files(), download, workers=download_workers, progress=meter, refresh=refresher.refresh
+    )
     try:
         for outcome in outcomes:
             downloaded += outcome.downloaded
-            usable += outcome.path is not None
-            by_key[outcome.item.key] = outcome
-            if outcome.error and on_error == "raise":
-                image = next(c for c in wanted if items[c.image_id].key == outcome.item.key)
-                raise DataError(Skipped(image.image_id, image.filename, outcome.error))
+            if outcome.path is not None:
+                usable += 1
+                results[outcome.item.key] = store.pack(outcome)
+            else:
+                reason = results[outcome.item.key] = outcome.error or "not cached"
+                if on_error == "raise":
+                    image = next(c for c in wanted if c.key == outcome.item.key)
+                    raise DataError(Skipped(image.image_id, image.filename, reason))
     except KeyboardInterrupt:
-        raise KeyboardInterrupt(_interrupted(usable, len(files), store.directory)) from None
+        raise KeyboardInterrupt(_interrupted(usable, total, store.directory)) from None
     finally:
         outcomes.close()
         meter.close()
+    if refresher.refreshed:
+        log.info(
+            "picsellia_tf.data: %d download URLs had expired and were listed again",
+            refresher.refreshed,
+        )
 
     examples: list[Example] = []
-    for c in wanted:
-        outcome = by_key[items[c.image_id].key]
-        if outcome.error or outcome.path is None:
-            skipped.append(Skipped(c.image_id, c.filename, outcome.error or "not cached"))
+    mask_paths: list[str] | None = [] if task == "segmentation" else None
+    wanted.reverse()
+    while wanted:  # each candidate freed once its example is made
+        c = wanted.pop()
+        result = results[c.key]
+        if isinstance(result, str):
+            skipped.append(Skipped(c.image_id, c.filename, result))
             continue
-        example, dropped = manifest.finalize(
-            c, outcome.path, outcome.width, outcome.height, task=task, max_boxes=max_boxes
-        )
+        path, width, height = store.unpack(c.key, result)
+        example, dropped = manifest.finalize(c, path, width, height, task=task, max_boxes=max_boxes)
         report(dropped)
         examples.append(example)
-
-    mask_paths: list[str] | None = None
-    if task == "segmentation":
-        mask_paths = [
-            masks.cached_mask(store.masks_dir, items[e.image_id].key, e.shapes, e.width, e.height)
-            for e in examples
-        ]
+        if mask_paths is not None:
+            mask_paths.append(
+                masks.cached_mask(store.masks_dir, c.key, example.shapes, width, height)
+            )
+    results.clear()
 
     static_size: tuple[int, int] | None = None
     if size is None:

@@ -24,23 +24,30 @@ import hashlib
 import json
 import os
 import queue
-import sys
+import re
 import threading
-import time
 import uuid
 from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
 from urllib.parse import urlsplit, urlunsplit
 
 from PIL import Image, ImageOps
+
+from picsellia_tf.data.progress import Progress
 
 META_VERSION = 1
 """Bumped when normalisation changes, so that cached outcomes are redone."""
 
 Download = Callable[[str, str], object]
 """``download(url, dest_path)``: fetch ``url`` into the file ``dest_path``."""
+
+Refresh = Callable[["Item", str, Exception], "str | None"]
+"""``refresh(item, failed_url, error)``: a new URL for ``item`` after downloading
+``failed_url`` failed with ``error`` (an expired signature), or ``None`` to give up."""
+
+REFRESHES = 2
+"""New URLs tried per item after its download fails (see :class:`Refresh`)."""
 
 
 def default_cache_dir() -> str:
@@ -51,9 +58,12 @@ def default_cache_dir() -> str:
     return str(Path.home() / ".cache" / "picsellia_tf" / "images")
 
 
+_SHA256 = re.compile(r"[0-9a-fA-F]{64}")
+
+
 def is_sha256(value: str) -> bool:
     """Whether ``value`` is a sha256 digest in hex (64 hex digits, any case)."""
-    return len(value) == 64 and all(c in "0123456789abcdefABCDEF" for c in value)
+    return _SHA256.fullmatch(value) is not None
 
 
 def cache_key(url: str, checksum: str | None) -> str:
@@ -90,17 +100,18 @@ def write_json_atomic(path: str, data: dict[str, object]) -> None:
         json.dump(data, f)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Item:
-    """A file to have in the cache."""
+    """A file to have in the cache; ``index`` is where its URL came from (for a refresh)."""
 
     key: str
     url: str
     checksum: str | None
     name: str
+    index: int = 0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Outcome:
     """What the cache holds for an item: a usable image, or the reason there is none.
 
@@ -116,51 +127,12 @@ class Outcome:
     downloaded: bool = False
 
 
+_KINDS = (("raw", ""), ("img", ".jpg"), ("img", ".png"))
+"""Where a usable image is: the download itself, or a normalised JPEG or PNG."""
+
+
 class _ChecksumMismatch(Exception):
     """The downloaded bytes are not the ones the platform announced."""
-
-
-class Progress:
-    """A single progress line on a stream (stderr): rewritten at most every 0.2 s on a
-    terminal, written once at the end otherwise (logs stay readable)."""
-
-    def __init__(self, total: int, label: str, stream: TextIO | None = None, enabled: bool = True):
-        self.total = total
-        self.label = label
-        self.stream = stream if stream is not None else sys.stderr
-        self.enabled = enabled and total > 0
-        self.done = self.downloaded = self.failed = 0
-        self._last = 0.0
-        self._lock = threading.Lock()
-        try:
-            self._tty = self.stream.isatty()
-        except (AttributeError, ValueError):
-            self._tty = False
-
-    def update(self, outcome: Outcome) -> None:
-        """Count one finished item."""
-        with self._lock:
-            self.done += 1
-            self.downloaded += outcome.downloaded
-            self.failed += outcome.error is not None
-            now = time.monotonic()
-            final = self.done == self.total
-            if self.enabled and (final or (self._tty and now - self._last >= 0.2)):
-                self._last = now
-                self._write()
-
-    def _write(self) -> None:
-        self.stream.write(
-            f"\r{self.label}: {self.done}/{self.total} images "
-            f"({self.downloaded} downloaded, {self.failed} unusable)"
-        )
-        self.stream.flush()
-
-    def close(self) -> None:
-        """End the line."""
-        if self.enabled and self.done:
-            self.stream.write("\n")
-            self.stream.flush()
 
 
 class ImageCache:
@@ -172,6 +144,20 @@ class ImageCache:
     def _path(self, kind: str, key: str, suffix: str = "") -> str:
         return os.path.join(self.directory, kind, key[-2:], key + suffix)
 
+    def pack(self, outcome: Outcome) -> int:
+        """A usable outcome as one small int (where its file is, its size), for holding many:
+        :meth:`unpack` gives back ``(path, width, height)``."""
+        key = outcome.item.key
+        kind = next(
+            i for i, (k, suffix) in enumerate(_KINDS) if outcome.path == self._path(k, key, suffix)
+        )
+        return kind | outcome.width << 2 | outcome.height << 26
+
+    def unpack(self, key: str, packed: int) -> tuple[str, int, int]:
+        """``(path, width, height)`` of an outcome :meth:`pack` gave for ``key``."""
+        kind, suffix = _KINDS[packed & 3]
+        return self._path(kind, key, suffix), packed >> 2 & 0xFFFFFF, packed >> 26
+
     @property
     def masks_dir(self) -> str:
         """Where segmentation masks are cached."""
@@ -180,8 +166,8 @@ class ImageCache:
     def lookup(self, item: Item) -> Outcome | None:
         """The cached outcome for ``item``, or ``None`` if it must be (re)computed."""
         try:
-            with open(self._path("meta", item.key, ".json"), encoding="utf-8") as f:
-                meta = json.load(f)
+            with open(self._path("meta", item.key, ".json"), "rb") as f:
+                meta = json.loads(f.read())
             if meta["v"] != META_VERSION:
                 return None
             if meta.get("error"):
@@ -194,10 +180,12 @@ class ImageCache:
             return None
         return Outcome(item, path=path, width=width, height=height)
 
-    def ensure(self, item: Item, download: Download) -> Outcome:
+    def ensure(self, item: Item, download: Download, refresh: Refresh | None = None) -> Outcome:
         """Have ``item`` in the cache: download it if needed, verify and normalise it.
 
-        Safe against other runs filling the same cache at the same time.
+        A failed download is tried again with the URLs ``refresh`` gives, up to
+        :data:`REFRESHES` times. Safe against other runs filling the same cache at the same
+        time.
         """
         cached = self.lookup(item)
         if cached is not None:
@@ -207,7 +195,7 @@ class ImageCache:
         if not os.path.isfile(raw):
             try:
                 with atomic_path(raw) as tmp:
-                    download(item.url, tmp)
+                    _download(item, tmp, download, refresh)
                     if item.checksum:
                         actual = _sha256_file(tmp)
                         if actual != item.checksum.lower():
@@ -271,10 +259,12 @@ class ImageCache:
         workers: int = 8,
         window: int | None = None,
         progress: Progress | None = None,
+        refresh: Refresh | None = None,
     ) -> Generator[Outcome, None, None]:
         """Ensure every item; yield outcomes as they finish (any order).
 
-        ``items`` is read lazily: items already cached are answered at once, the others go
+        ``progress`` counts outcomes (tallies ``downloaded`` and ``unusable``); ``refresh`` as
+        in :meth:`ensure`. ``items`` is read lazily: items already cached are answered at once, the others go
         to ``workers`` threads through a window of at most ``window`` items in flight
         (default ``4 * workers``), so the memory held is the window's, whatever the number of
         items. Closing the iterator early (or an exception in the caller, Ctrl-C included)
@@ -289,21 +279,21 @@ class ImageCache:
                 cached = self.lookup(item)
                 if cached is not None:
                     if progress:
-                        progress.update(cached)
+                        _count(progress, cached)
                     yield cached
                     continue
                 if pool is None:
-                    pool = _Window(self.ensure, download, workers)
+                    pool = _Window(self.ensure, download, refresh, workers)
                 while pool.in_flight >= limit:
                     outcome = pool.next()
                     if progress:
-                        progress.update(outcome)
+                        _count(progress, outcome)
                     yield outcome
                 pool.submit(item)
             while pool is not None and pool.in_flight:
                 outcome = pool.next()
                 if progress:
-                    progress.update(outcome)
+                    _count(progress, outcome)
                 yield outcome
         finally:
             if pool is not None:
@@ -315,9 +305,16 @@ class _Window:
 
     _POLL = 0.1
 
-    def __init__(self, ensure: Callable[[Item, Download], Outcome], download: Download, n: int):
+    def __init__(
+        self,
+        ensure: Callable[[Item, Download, Refresh | None], Outcome],
+        download: Download,
+        refresh: Refresh | None,
+        n: int,
+    ):
         self._ensure = ensure
         self._download = download
+        self._refresh = refresh
         self._todo: queue.SimpleQueue[Item | None] = queue.SimpleQueue()
         self._done: queue.SimpleQueue[Outcome | BaseException] = queue.SimpleQueue()
         self._stopped = threading.Event()
@@ -335,7 +332,7 @@ class _Window:
             if item is None or self._stopped.is_set():
                 return
             try:
-                result: Outcome | BaseException = self._ensure(item, self._download)
+                result: Outcome | BaseException = self._ensure(item, self._download, self._refresh)
             except BaseException as exc:  # raised in the caller's thread by next()
                 result = exc
             self._done.put(result)
@@ -365,6 +362,24 @@ class _Window:
                 self._todo.get_nowait()
         for _ in self._threads:
             self._todo.put(None)
+
+
+def _count(progress: Progress, outcome: Outcome) -> None:
+    progress.advance(1, downloaded=int(outcome.downloaded), unusable=int(outcome.error is not None))
+
+
+def _download(item: Item, dest: str, download: Download, refresh: Refresh | None) -> None:
+    """``download`` the item into ``dest``, with the URLs ``refresh`` gives after a failure."""
+    url = item.url
+    for attempt in range(REFRESHES + 1):
+        try:
+            download(url, dest)
+            return
+        except Exception as exc:
+            fresh = refresh(item, url, exc) if refresh and attempt < REFRESHES else None
+            if fresh is None or fresh == url:
+                raise
+            url = fresh
 
 
 def _orientation(im: Image.Image) -> int:

@@ -30,7 +30,7 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
-from picsellia_tf.data.cache import is_sha256
+from picsellia_tf.data.cache import cache_key, is_sha256
 from picsellia_tf.types import ImageAnnotation, RawData, Shape
 
 TASKS: tuple[str, ...] = ("classification", "multilabel", "detection", "segmentation")
@@ -50,7 +50,7 @@ BBOX_FORMATS: tuple[str, ...] = (
 Here, not in the pipeline, so that checking arguments does not load TensorFlow."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Skipped:
     """An image or a shape left out of the dataset, and why.
 
@@ -70,7 +70,7 @@ class Skipped:
         return f"{where}: {self.reason}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Geometry:
     """A validated shape: its label index and its geometry in pixels.
 
@@ -90,20 +90,31 @@ class Geometry:
         return min(xs), min(ys), max(xs), max(ys)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Candidate:
-    """An annotated image of the dataset, before its file is fetched."""
+    """An annotated image of the dataset, before its file is fetched.
+
+    ``key`` is its cache key (:func:`picsellia_tf.data.cache.cache_key`, which holds the
+    checksum), ``index`` its position in the dataset's raw data listing (where a fresh
+    download URL is found).
+    """
 
     image_id: str
     filename: str
     url: str
-    checksum: str | None
     split: str
     shapes: tuple[Geometry, ...] = ()
     classes: tuple[int, ...] = ()
+    key: str = ""
+    index: int = 0
+
+    @property
+    def checksum(self) -> str | None:
+        """The file's sha256 (lower case), if the platform gave one."""
+        return self.key[len("sha256-") :] if self.key.startswith("sha256-") else None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Example:
     """One element of the dataset, in the displayed image's pixels, before resizing.
 
@@ -191,33 +202,35 @@ def join(
     seed: int = 0,
     val_fraction: float = 0.2,
 ) -> JoinResult:
-    """Join annotations with the dataset's raw data (by image id, else filename); validate.
+    """Join annotations with the dataset's raw data; validate.
 
-    Candidates come in the dataset's order. Annotations naming no image of the dataset, shapes
-    with unknown labels or degenerate geometry, and classification images with several labels
-    are reported in ``skipped``.
+    An annotation names its image by id, or, when it has no id, by filename. ``annotations``
+    is read first (kept as validated shapes only), then ``raw_data`` is streamed: nothing of a
+    raw data row is kept but what its candidate needs. Candidates come in the dataset's order.
+    Annotations naming no image of the dataset, shapes with unknown labels or degenerate
+    geometry, and classification images with several labels are reported in ``skipped``.
     """
     label_ids = {name: i for i, name in enumerate(label_names)}
-    rows = list(raw_data)
-    by_id = {r.id: r for r in rows}
-    by_name = {r.filename: r for r in rows}
     result = JoinResult()
-    found: dict[str, ImageAnnotation] = {}
+    # image id (or filename) -> what its annotation gives (_parse)
+    by_id: dict[str, _Parsed] = {}
+    by_name: dict[str, _Parsed] = {}
+    same: dict[tuple[int, ...], tuple[int, ...]] = {}
     for ann in annotations:
-        row = by_id.get(ann.image_id) if ann.image_id else None
-        if row is None and ann.filename:
-            row = by_name.get(ann.filename)
-        if row is None:
-            result.skipped.append(
-                Skipped(ann.image_id, ann.filename, "annotated image is not in the dataset")
-            )
-            continue
-        found[row.id] = ann  # a later annotation of the same image replaces an earlier one
-    for row in rows:
-        if row.id not in found:
+        parsed = _parse(ann, label_ids, task)
+        if ann.image_id:
+            by_id[ann.image_id] = parsed  # a later annotation replaces an earlier one
+        elif ann.filename:
+            by_name[ann.filename] = parsed
+        else:
+            result.skipped.append(Skipped(None, None, "annotation names no image"))
+    for index, row in enumerate(raw_data):
+        found = by_id.pop(row.id, None)
+        if found is None and by_name:
+            found = by_name.pop(row.filename, None)
+        if found is None:
             result.unannotated += 1
             continue
-        ann = found[row.id]
         if not row.url:
             result.skipped.append(Skipped(row.id, row.filename, "raw data has no download url"))
             continue
@@ -225,14 +238,9 @@ def join(
             bad = f"raw data checksum {row.checksum[:80]!r} is not a sha256 hex digest"
             result.skipped.append(Skipped(row.id, row.filename, bad))
             continue
-        shapes: list[Geometry] = []
-        for i, shape in enumerate(ann.shapes):
-            geometry, reason = parse_shape(shape, i, label_ids, task)
-            if geometry is None:
-                result.skipped.append(Skipped(row.id, row.filename, reason or "invalid", i))
-            else:
-                shapes.append(geometry)
-        classes = tuple(sorted({g.label for g in shapes}))
+        _, shapes, classes, problems = found
+        for i, reason in problems:
+            result.skipped.append(Skipped(row.id, row.filename, reason, i))
         if task == "classification" and len(classes) != 1:
             reason = (
                 "no labelled shape: a classification image needs one label"
@@ -245,10 +253,35 @@ def join(
             continue
         split = split_of(row.id, seed, val_fraction)
         result.split_counts[split] += 1
+        key = cache_key(row.url, row.checksum)
+        classes = same.setdefault(classes, classes)  # one tuple object per label set
         result.candidates.append(
-            Candidate(row.id, row.filename, row.url, row.checksum, split, tuple(shapes), classes)
+            Candidate(row.id, row.filename, row.url, split, shapes, classes, key, index)
         )
+    for image_id, (filename, *_) in by_id.items():
+        result.skipped.append(Skipped(image_id, filename, "annotated image is not in the dataset"))
+    for filename in by_name:
+        result.skipped.append(Skipped(None, filename, "annotated image is not in the dataset"))
     return result
+
+
+_Parsed = tuple[str | None, tuple[Geometry, ...], tuple[int, ...], tuple[tuple[int, str], ...]]
+
+
+def _parse(ann: ImageAnnotation, label_ids: dict[str, int], task: str) -> _Parsed:
+    """An annotation as (its filename, shapes, sorted label ids, unusable shapes with the
+    reason). Classification tasks keep only the label ids (no geometry per shape)."""
+    shapes: list[Geometry] = []
+    problems: list[tuple[int, str]] = []
+    for i, shape in enumerate(ann.shapes):
+        geometry, reason = parse_shape(shape, i, label_ids, task)
+        if geometry is None:
+            problems.append((i, reason or "invalid"))
+        else:
+            shapes.append(geometry)
+    classes = tuple(sorted({g.label for g in shapes}))
+    kept = () if task in ("classification", "multilabel") else tuple(shapes)
+    return ann.filename, kept, classes, tuple(problems)
 
 
 def _clip_box(

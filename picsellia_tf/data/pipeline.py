@@ -1,9 +1,11 @@
 """The tf.data pipeline: cached files and targets in, decoded, resized, batched elements out.
 
 Only TensorFlow ops (no ``tf.py_function``/``numpy_function``), so the pipeline serialises and
-runs under tf.data service. Order of stages: ``from_tensor_slices`` over (path, targets) ->
-``shard`` (from an ``InputContext``, before any file is read) -> ``shuffle`` (seeded) ->
-read + decode + resize (``num_parallel_calls=AUTOTUNE``) -> batch -> prefetch.
+runs under tf.data service. Order of stages: example indices (the shard of an
+``InputContext``, shuffled by ``tf.random.experimental.index_shuffle``: a seeded permutation
+computed per index, new each epoch, with no shuffle buffer, so memory does not grow with the
+dataset) -> path and targets gathered from constant tensors -> read + decode + resize
+(``num_parallel_calls=AUTOTUNE``) -> batch -> prefetch.
 
 Resizing (``image_size=(height, width)``):
 
@@ -133,6 +135,30 @@ def _targets(examples: Sequence[Example], task: str, num_classes: int) -> Any:
     raise ValueError(f"no slice targets for task {task!r}")
 
 
+def _indices(
+    n: int, shuffle: bool, seed: int, input_context: tf.distribute.InputContext | None
+) -> tf.data.Dataset:
+    """The example indices this pipeline reads: its shard of ``range(n)``, in a seeded order
+    that differs each epoch when shuffled (a permutation computed per index: no buffer)."""
+    start, step = 0, 1
+    if input_context is not None and input_context.num_input_pipelines > 1:
+        start, step = input_context.input_pipeline_id, input_context.num_input_pipelines
+    count = len(range(start, n, step))
+    positions = tf.data.Dataset.range(count)
+    if shuffle and count > 1:
+        fixed = tf.constant(seed % 2**63, tf.int64)
+
+        def permuted(epoch_seed: tf.Tensor) -> tf.data.Dataset:
+            key = tf.stack([epoch_seed, fixed])
+            return tf.data.Dataset.range(count).map(
+                lambda p: tf.random.experimental.index_shuffle(p, key, count - 1)
+            )
+
+        epochs = tf.data.Dataset.random(seed=seed % 2**63, rerandomize_each_iteration=True)
+        positions = epochs.take(1).flat_map(permuted)
+    return positions.map(lambda p: start + p * step)
+
+
 def build(
     examples: Sequence[Example],
     *,
@@ -154,19 +180,18 @@ def build(
     ``static_size`` is the ``(height, width)`` every image shares when not resized (so that
     dense batching works); ``mask_paths`` the segmentation masks, one per example.
     """
-    paths = tf.constant([e.path for e in examples], dtype=tf.string, shape=[len(examples)])
+    n = len(examples)
+    paths = tf.constant([e.path for e in examples], dtype=tf.string, shape=[n])
+    columns: Any
     if task == "segmentation":
-        if mask_paths is None or len(mask_paths) != len(examples):
+        if mask_paths is None or len(mask_paths) != n:
             raise ValueError("segmentation needs one mask path per example")
-        masks = tf.constant(list(mask_paths), dtype=tf.string, shape=[len(examples)])
-        ds = tf.data.Dataset.from_tensor_slices((paths, masks))
+        columns = (paths, tf.constant(list(mask_paths), dtype=tf.string, shape=[n]))
     else:
-        ds = tf.data.Dataset.from_tensor_slices((paths, _targets(examples, task, num_classes)))
-
-    if input_context is not None and input_context.num_input_pipelines > 1:
-        ds = ds.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
-    if shuffle and examples:
-        ds = ds.shuffle(len(examples), seed=seed, reshuffle_each_iteration=True)
+        columns = (paths, _targets(examples, task, num_classes))
+    ds = _indices(n, shuffle, seed, input_context).map(
+        lambda i: tf.nest.map_structure(lambda column: tf.gather(column, i), columns)
+    )
 
     def load_image(path: tf.Tensor) -> tuple[tf.Tensor, Any]:
         image = decode(path)

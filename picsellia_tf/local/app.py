@@ -14,7 +14,7 @@ from werkzeug.wrappers import Request, Response
 
 from picsellia_tf.local import trash
 from picsellia_tf.local.limits import Limits
-from picsellia_tf.local.storage import URL_TTL, SignatureError, Storage
+from picsellia_tf.local.storage import SignatureError, Storage
 from picsellia_tf.local.store import Store, User
 from picsellia_tf.local.web import ApiError, error_response, json_response, read_json_body
 
@@ -122,7 +122,7 @@ class Ctx:
     def object_url(self, object_name: str) -> str:
         """A signed GET URL for a stored object, on the server's public URL (never the
         request's Host header, which the client chooses)."""
-        return self.storage.get_url(self.public_url, object_name, URL_TTL)
+        return self.storage.get_url(self.public_url, object_name, self.storage.url_ttl)
 
 
 class App:

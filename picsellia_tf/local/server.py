@@ -82,6 +82,18 @@ class LocalServer:
         return self._token
 
     @property
+    def url_ttl(self) -> float:
+        """Seconds the signed download URLs that the API answers stay valid (default 3600;
+        settable, e.g. short to test what a long download does when they expire)."""
+        return self._storage.url_ttl
+
+    @url_ttl.setter
+    def url_ttl(self, seconds: float) -> None:
+        if not seconds > 0:
+            raise ValueError(f"url_ttl must be > 0 seconds, got {seconds!r}")
+        self._storage.url_ttl = float(seconds)
+
+    @property
     def port(self) -> int:
         """The bound port (0 before the first start with ``port=0``)."""
         return self._port

@@ -81,6 +81,8 @@ class Storage:
         self.root.mkdir(parents=True, exist_ok=True)
         self.tmp.mkdir(parents=True, exist_ok=True)
         self._secret = self._load_secret(data_dir / SECRET_NAME)
+        self.url_ttl = URL_TTL
+        """Seconds a signed URL handed out by the API stays valid."""
 
     @staticmethod
     def _load_secret(path: Path) -> bytes:
