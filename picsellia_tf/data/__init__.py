@@ -238,7 +238,7 @@ def load(
                 yield cache_mod.Item(c.key, c.url, c.checksum, c.filename, c.index)
 
     # per file: where it is and its size (ImageCache.pack), or why it is not usable
-    results: dict[str, int | str] = {}
+    results: dict[str, int | tuple[str, int, int] | str] = {}
     meter = Progress(
         "picsellia_tf.data: images", total, "ready", counts=("downloaded", "unusable"),
         enabled=progress,

@@ -142,21 +142,25 @@ class ImageCache:
         self.directory = os.path.abspath(os.fspath(directory or default_cache_dir()))
 
     def _path(self, kind: str, key: str, suffix: str = "") -> str:
-        return os.path.join(self.directory, kind, key[-2:], key + suffix)
+        return os.sep.join((self.directory, kind, key[-2:], key + suffix))
 
-    def pack(self, outcome: Outcome) -> int:
-        """A usable outcome as one small int (where its file is, its size), for holding many:
-        :meth:`unpack` gives back ``(path, width, height)``."""
+    def pack(self, outcome: Outcome) -> int | tuple[str, int, int]:
+        """A usable outcome as one small int (which of the cache's files, the image size),
+        for holding many; ``(path, width, height)`` if its file is elsewhere. :meth:`unpack`
+        gives back ``(path, width, height)``."""
         key = outcome.item.key
-        kind = next(
-            i for i, (k, suffix) in enumerate(_KINDS) if outcome.path == self._path(k, key, suffix)
-        )
-        return kind | outcome.width << 2 | outcome.height << 26
+        for kind, (folder, suffix) in enumerate(_KINDS):
+            if outcome.path == self._path(folder, key, suffix) and outcome.width < 1 << 24:
+                return kind | outcome.width << 2 | outcome.height << 26
+        assert outcome.path is not None
+        return outcome.path, outcome.width, outcome.height
 
-    def unpack(self, key: str, packed: int) -> tuple[str, int, int]:
+    def unpack(self, key: str, packed: int | tuple[str, int, int]) -> tuple[str, int, int]:
         """``(path, width, height)`` of an outcome :meth:`pack` gave for ``key``."""
-        kind, suffix = _KINDS[packed & 3]
-        return self._path(kind, key, suffix), packed >> 2 & 0xFFFFFF, packed >> 26
+        if isinstance(packed, tuple):
+            return packed
+        folder, suffix = _KINDS[packed & 3]
+        return self._path(folder, key, suffix), packed >> 2 & 0xFFFFFF, packed >> 26
 
     @property
     def masks_dir(self) -> str:
@@ -166,8 +170,11 @@ class ImageCache:
     def lookup(self, item: Item) -> Outcome | None:
         """The cached outcome for ``item``, or ``None`` if it must be (re)computed."""
         try:
-            with open(self._path("meta", item.key, ".json"), "rb") as f:
-                meta = json.loads(f.read())
+            fd = os.open(self._path("meta", item.key, ".json"), os.O_RDONLY)
+            try:
+                meta = json.loads(os.read(fd, 1 << 16))
+            finally:
+                os.close(fd)
             if meta["v"] != META_VERSION:
                 return None
             if meta.get("error"):

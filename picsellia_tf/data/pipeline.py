@@ -151,12 +151,17 @@ def _indices(
         def permuted(epoch_seed: tf.Tensor) -> tf.data.Dataset:
             key = tf.stack([epoch_seed, fixed])
             return tf.data.Dataset.range(count).map(
-                lambda p: tf.random.experimental.index_shuffle(p, key, count - 1)
+                _plain(lambda p: tf.random.experimental.index_shuffle(p, key, count - 1))
             )
 
         epochs = tf.data.Dataset.random(seed=seed % 2**63, rerandomize_each_iteration=True)
-        positions = epochs.take(1).flat_map(permuted)
-    return positions.map(lambda p: start + p * step)
+        positions = epochs.take(1).flat_map(_plain(permuted))
+    return positions.map(_plain(lambda p: start + p * step))
+
+
+def _plain(fn: Any) -> Any:
+    """``fn`` traced as written (plain TensorFlow ops: no AutoGraph conversion to pay for)."""
+    return tf.autograph.experimental.do_not_convert(fn)
 
 
 def build(
@@ -190,7 +195,7 @@ def build(
     else:
         columns = (paths, _targets(examples, task, num_classes))
     ds = _indices(n, shuffle, seed, input_context).map(
-        lambda i: tf.nest.map_structure(lambda column: tf.gather(column, i), columns)
+        _plain(lambda i: tf.nest.map_structure(lambda column: tf.gather(column, i), columns))
     )
 
     def load_image(path: tf.Tensor) -> tuple[tf.Tensor, Any]:
@@ -239,7 +244,7 @@ def build(
     fn = {"classification": classify, "multilabel": classify, "detection": detect}.get(
         task, segment
     )
-    ds = ds.map(tf.autograph.experimental.do_not_convert(fn), num_parallel_calls=tf.data.AUTOTUNE)
+    ds = ds.map(_plain(fn), num_parallel_calls=tf.data.AUTOTUNE)
     if batch_size is not None:
         if task == "detection" and max_boxes is None:
             ds = ds.ragged_batch(batch_size)

@@ -9,16 +9,19 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import re
 import secrets
 import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
 SECRET_NAME = "storage.key"
 URL_TTL = 3600.0
+_URL_SAFE = re.compile(r"[A-Za-z0-9_.~/-]*")
+"""Object names that stand in a URL as they are (a listing signs thousands: quote is slow)."""
 _CHUNK = 1 << 20
 
 
@@ -132,8 +135,9 @@ class Storage:
     def get_url(self, base_url: str, object_name: str, ttl: float = URL_TTL) -> str:
         """An absolute signed GET URL for ``object_name``."""
         expires = int(time.time() + ttl)
-        query = urlencode({"expires": expires, "signature": self.sign("GET", object_name, expires)})
-        return f"{base_url.rstrip('/')}/storage/{quote(object_name, safe='/')}?{query}"
+        signature = self.sign("GET", object_name, expires)  # hex: nothing to escape
+        path = object_name if _URL_SAFE.fullmatch(object_name) else quote(object_name, safe="/")
+        return f"{base_url.rstrip('/')}/storage/{path}?expires={expires}&signature={signature}"
 
     def post_form(self, base_url: str, object_name: str, ttl: float = URL_TTL) -> dict[str, Any]:
         """A presigned POST ``{"url", "fields"}`` uploading ``object_name``."""
