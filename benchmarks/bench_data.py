@@ -231,7 +231,7 @@ def main() -> int:
         import _scale
 
         sizes = [300, 1000] if args.quick else [int(x) for x in args.sizes.split(",")]
-        return _scale.run(sorted(sizes), repeats=1)
+        return _scale.run(sorted(sizes))
     if args.quick:
         args.images, args.small, args.repeats = 300, 100, 1
     WORK.mkdir(parents=True, exist_ok=True)

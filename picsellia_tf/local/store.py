@@ -70,6 +70,8 @@ CREATE TABLE IF NOT EXISTS annotations (
 CREATE INDEX IF NOT EXISTS annotations_raw ON annotations (raw_id);
 CREATE TABLE IF NOT EXISTS trash (
     name TEXT PRIMARY KEY, tree INTEGER NOT NULL) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS annotations_project_n ON annotations (project_id, n);
+CREATE INDEX IF NOT EXISTS raw_data_dataset_n ON raw_data (dataset_id, n);
 """
 
 
