@@ -6,6 +6,7 @@ import math
 import sqlite3
 from collections.abc import Iterator
 
+import numpy as np
 import pytest
 from dashboard_helpers import fill, session
 from test_local_helpers import Api
@@ -82,15 +83,28 @@ def test_large_series_keep_each_buckets_minimum_and_maximum(db):
     assert max(got["value"]) == 50.0 and min(got["value"]) == -50.0
     for step, value, wall in zip(got["step"], got["value"], got["wall"], strict=True):
         assert value == values[step] and wall == float(step)
-    width = n / 500
-    for b in range(500):  # every bucket's extremes are there
-        chunk = values[int(b * width) : int((b + 1) * width)]
-        kept = [
-            v
-            for s, v in zip(got["step"], got["value"], strict=True)
-            if int(b * width) <= s < int((b + 1) * width)
-        ]
+    width = 256  # the power of two putting 100,000 steps in at most 500 buckets (391)
+    assert 250 <= got["shown"] / 2 <= 500
+    for b in range(-(-n // width)):  # every bucket's extremes are there
+        chunk = values[b * width : (b + 1) * width]
+        kept = [v for s, v in zip(got["step"], got["value"], strict=True) if s // width == b]
         assert max(chunk) in kept and min(chunk) in kept
+
+
+def test_cached_buckets_follow_appends_and_widen_exactly(db):
+    rng = np.random.default_rng(1)
+    cache = series.BucketCache()
+    stored = 0
+    for grow in (3_000, 5, 1, 2_000, 20_000, 7, 60_000):  # widths 8, 8, 8, 16, 64, 64, 256
+        rows = [(1, "t", stored + i, float(v), None) for i, v in enumerate(rng.normal(size=grow))]
+        db.executemany("INSERT INTO logs VALUES (?, ?, ?, ?, ?)", rows)
+        stored += grow
+        (info,) = series.tag_infos(db, 1)
+        cached = series.points(db, 1, info, 400, cache, ("v",))
+        fresh = series.points(db, 1, info, 400)
+        assert cached == fresh, stored
+        assert cached["points"] == stored and cached["downsampled"]
+    assert len(cache._entries) == 1
 
 
 def test_buckets_argument_is_clamped():

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import mimetypes
+import threading
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -12,10 +14,22 @@ from picsellia_tf.local.app import Ctx
 from picsellia_tf.local.dashboard import queries, series
 from picsellia_tf.local.dashboard.pages import split_ref
 from picsellia_tf.local.dashboard.web import PageError, secure, session_user
+from picsellia_tf.local.store import Store
 from picsellia_tf.local.web import json_response
 
 STATIC = Path(__file__).with_name("static")
 MAX_VERSIONS = 20
+_CACHES: weakref.WeakKeyDictionary[Store, series.BucketCache] = weakref.WeakKeyDictionary()
+_CACHES_LOCK = threading.Lock()
+
+
+def _cache(store: Store) -> series.BucketCache:
+    """The bucket cache of one data folder's database."""
+    with _CACHES_LOCK:
+        cache = _CACHES.get(store)
+        if cache is None:
+            cache = _CACHES[store] = series.BucketCache()
+        return cache
 
 
 def _versions(ctx: Ctx) -> list[queries.Version] | Response:
@@ -46,6 +60,7 @@ def series_json(ctx: Ctx) -> Response:
         return found
     buckets = series.clamp_buckets(ctx.request.args.get("width"))
     several = len(found) > 1
+    cache = _cache(ctx.store)
     charts: dict[str, dict[str, Any]] = {}
     per_version = [(v, {i.tag: i for i in series.tag_infos(ctx.db, v.n)}) for v in found]
     all_tags = sorted({tag for _, infos in per_version for tag in infos})
@@ -54,7 +69,7 @@ def series_json(ctx: Ctx) -> Response:
         for v, infos in per_version:
             for tag in fam.tags:
                 if tag in infos:
-                    item = series.points(ctx.db, v.n, infos[tag], buckets)
+                    item = series.points(ctx.db, v.n, infos[tag], buckets, cache, (v.created,))
                     item["version"] = v.ref
                     item["label"] = f"{v.label} · {tag}" if several else tag
                     drawn.append(item)

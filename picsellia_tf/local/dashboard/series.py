@@ -10,9 +10,10 @@ query per bucket; no row it does not keep reaches Python), so spikes survive and
 from __future__ import annotations
 
 import hashlib
-import itertools
 import math
 import sqlite3
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -150,45 +151,136 @@ def _bucket_query(agg: str) -> str:
     )
 
 
-def points(db: sqlite3.Connection, experiment: int, info: TagInfo, buckets: int) -> dict[str, Any]:
+Cell = tuple[Row, Row, int]  # a bucket's minimum point, maximum point, and point count
+
+
+def _lower(a: Row, b: Row) -> Row:
+    """The point with the smaller value (a value beats none; ``a``, the earlier, on ties)."""
+    if b[1] is None or (a[1] is not None and a[1] <= b[1]):
+        return a
+    return b
+
+
+def _higher(a: Row, b: Row) -> Row:
+    if b[1] is None or (a[1] is not None and a[1] >= b[1]):
+        return a
+    return b
+
+
+@dataclass
+class Buckets:
+    """A tag's extremes per bucket of ``width`` steps from ``origin``: cells below ``done``
+    cover steps that were all stored when read; the cells from ``done`` on are read again."""
+
+    origin: int
+    width: int
+    cells: dict[int, Cell] = field(default_factory=dict)
+    done: int = 0
+
+    def widen(self) -> None:
+        """Twice as wide: each pair of cells merged (exactly: extremes of extremes)."""
+        merged: dict[int, Cell] = {}
+        for index in sorted(self.cells):
+            cell = self.cells[index]
+            other = merged.get(index // 2)
+            if other is None:
+                merged[index // 2] = cell
+            else:
+                merged[index // 2] = (
+                    _lower(other[0], cell[0]),
+                    _higher(other[1], cell[1]),
+                    other[2] + cell[2],
+                )
+        self.cells, self.width, self.done = merged, self.width * 2, self.done // 2
+
+
+class BucketCache:
+    """Bucket extremes kept between requests, so a page following a fit (or opened again)
+    reads only the steps stored since: a bounded LRU keyed by version, tag and width."""
+
+    def __init__(self, limit: int = 256) -> None:
+        self.limit = limit
+        self._entries: OrderedDict[tuple[Any, ...], Buckets] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[Any, ...]) -> Buckets | None:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None:
+                self._entries.move_to_end(key)
+            return entry
+
+    def put(self, key: tuple[Any, ...], entry: Buckets) -> None:
+        with self._lock:
+            self._entries[key] = entry
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.limit:
+                self._entries.popitem(last=False)
+
+
+def _fill(db: sqlite3.Connection, experiment: int, info: TagInfo, entry: Buckets) -> None:
+    """Read the cells from ``entry.done`` to the one holding the last step."""
+    last = (info.last_step - entry.origin) // entry.width
+    for index in range(entry.done, last + 1):
+        lo = entry.origin + index * entry.width
+        args = (experiment, info.tag, lo, lo + entry.width)
+        low_value, low_step, low_wall, count = db.execute(_bucket_query("MIN"), args).fetchone()
+        if not count:
+            entry.cells.pop(index, None)
+            continue
+        high_value, high_step, high_wall, _ = db.execute(_bucket_query("MAX"), args).fetchone()
+        entry.cells[index] = (
+            (low_step, low_value, low_wall),
+            (high_step, high_value, high_wall),
+            count,
+        )
+    entry.done = max(entry.done, last)  # the last cell may still gain points: read it again
+
+
+def points(
+    db: sqlite3.Connection,
+    experiment: int,
+    info: TagInfo,
+    buckets: int,
+    cache: BucketCache | None = None,
+    key: tuple[Any, ...] = (),
+) -> dict[str, Any]:
     """One tag's series for a chart ``buckets`` pixels wide: every point if there are at most
-    two per bucket, else each bucket's minimum and maximum point (one range query per bucket
-    over the primary key, no sort: each stored row is read twice). Non-finite values are
-    ``None`` (a gap)."""
+    two per bucket, else the minimum and maximum point of each bucket of a power-of-two number
+    of steps (between ``buckets / 2`` and ``buckets`` of them). A bucket is two range queries
+    over the primary key (each stored row read twice, no sort); with ``cache``, buckets read
+    before are kept (under ``key``) and only those from the last one read on are read again.
+    Non-finite values are ``None`` (a gap)."""
     span = info.last_step - info.first_step + 1
     rows: list[Row] | None = None
+    total = 0
     if span <= 2 * buckets:
         rows = _all(db, experiment, info.tag)
         total = len(rows)
     else:
-        edges = [info.first_step + (b * span + buckets - 1) // buckets for b in range(buckets + 1)]
-        ranges = list(itertools.pairwise(edges))
-        kept: dict[int, Row] = {}
-        total = 0
-        for lo, hi in ranges:
-            value, step, wall, count = db.execute(
-                _bucket_query("MIN"), (experiment, info.tag, lo, hi)
-            ).fetchone()
-            total += count
-            if count:
-                kept[step] = (step, value, wall)
+        width = 1
+        while span > width * buckets:
+            width *= 2
+        full_key = (*key, experiment, info.tag, buckets)
+        entry = cache.get(full_key) if cache is not None else None
+        if entry is None or entry.origin != info.first_step or entry.width > width:
+            entry = Buckets(info.first_step, width)
+        while entry.width < width:
+            entry.widen()
+        _fill(db, experiment, info, entry)
+        if cache is not None:
+            cache.put(full_key, entry)
+        total = sum(cell[2] for cell in entry.cells.values())
         if total <= 2 * buckets:
             rows = _all(db, experiment, info.tag)
         else:
-            for lo, hi in ranges:
-                value, step, wall, count = db.execute(
-                    _bucket_query("MAX"), (experiment, info.tag, lo, hi)
-                ).fetchone()
-                if count:
-                    kept[step] = (step, value, wall)
-    downsampled = rows is None
-    if rows is None:
-        rows = [kept[s] for s in sorted(kept)]
+            kept = {r[0]: r for cell in entry.cells.values() for r in cell[:2]}
+            rows = [kept[step] for step in sorted(kept)]
     return {
         "tag": info.tag,
         "points": total,
         "shown": len(rows),
-        "downsampled": downsampled,
+        "downsampled": total > len(rows),
         "step": [r[0] for r in rows],
         "value": [_clean(r[1]) for r in rows],
         "wall": [r[2] for r in rows],
