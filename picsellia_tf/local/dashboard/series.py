@@ -204,13 +204,17 @@ class BucketCache:
         self._lock = threading.Lock()
 
     def get(self, key: tuple[Any, ...]) -> Buckets | None:
+        """A copy of the buckets kept under ``key`` (requests run concurrently: each works on
+        its own copy and puts it back; the last one put wins, each one is whole)."""
         with self._lock:
             entry = self._entries.get(key)
-            if entry is not None:
-                self._entries.move_to_end(key)
-            return entry
+            if entry is None:
+                return None
+            self._entries.move_to_end(key)
+            return Buckets(entry.origin, entry.width, dict(entry.cells), entry.done)
 
     def put(self, key: tuple[Any, ...], entry: Buckets) -> None:
+        """Keep ``entry`` under ``key`` (the least recently used past ``limit`` go)."""
         with self._lock:
             self._entries[key] = entry
             self._entries.move_to_end(key)
