@@ -59,14 +59,19 @@ def ids(ds) -> list[int]:
 
 
 def test_splits_disjoint_complete_and_deterministic(project):
-    train = ids(_load(project, split="train", seed=1)[0])
-    val = ids(_load(project, split="val", seed=1)[0])
-    assert set(train).isdisjoint(val) and sorted(train + val) == list(range(N))
+    # The image ids are random, so one seed can leave val empty (about 0.5% of projects of
+    # N images): the first seed of a few that splits both ways is the one checked.
+    for seed in range(1, 8):
+        train = ids(_load(project, split="train", seed=seed)[0])
+        val = ids(_load(project, split="val", seed=seed)[0])
+        assert set(train).isdisjoint(val) and sorted(train + val) == list(range(N))
+        if val and train:
+            break
     assert val and train
-    _, info = _load(project, split="val", seed=1)
+    _, info = _load(project, split="val", seed=seed)
     assert info.split_counts == {"train": len(train), "val": len(val)}
-    assert sorted(ids(_load(project, split="val", seed=1)[0])) == sorted(val)
-    other = [sorted(ids(_load(project, split="val", seed=s)[0])) for s in (2, 3, 4)]
+    assert sorted(ids(_load(project, split="val", seed=seed)[0])) == sorted(val)
+    other = [sorted(ids(_load(project, split="val", seed=seed + s)[0])) for s in (1, 2, 3)]
     assert any(o != sorted(val) for o in other)
     assert ids(_load(project, split="val", val_fraction=0.0)[0]) == []
     assert sorted(ids(_load(project, split="val", val_fraction=1.0)[0])) == list(range(N))
