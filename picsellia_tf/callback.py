@@ -32,7 +32,14 @@ from picsellia_tf.sender import (
     make_sender_client,
     sync_hint,
 )
-from picsellia_tf.spool import MAX_TAG_LENGTH, RunMeta, Spool, default_spool_dir, encode_point
+from picsellia_tf.spool import (
+    DROPPED_FILE,
+    MAX_TAG_LENGTH,
+    RunMeta,
+    Spool,
+    default_spool_dir,
+    encode_point,
+)
 
 if TYPE_CHECKING:
     from picsellia_tf.client import Client
@@ -80,7 +87,11 @@ class PicselliaCallback(_CallbackBase):
     one warning gives the command that sends it (``picsellia-tf sync DIR``). A fully delivered
     run's spool directory is removed. ``offline=True`` (or ``PICSELLIA_MODE=offline``) only
     spools. Under multi-worker ``tf.distribute`` only the chief logs; other workers do nothing.
-    No hook ever raises into ``fit``: errors become one warning.
+    No hook ever raises into ``fit``: errors become one warning. A spool disk that refuses
+    writes (full) is one warning, not a loss: points wait in memory (bounded, see
+    :mod:`picsellia_tf.spool`), are sent from there and written out when the disk allows;
+    points dropped past that bound (disk full and platform down) are counted in the
+    end-of-fit warning, in the run's ``points.dropped`` and by ``picsellia-tf sync``.
 
     Previews: with ``preview_data`` (an image batch, ``(images, ground_truths)``, or a
     ``tf.data.Dataset`` of images or ``(image, ground_truth)``, batched or not), its first
@@ -214,6 +225,7 @@ class PicselliaCallback(_CallbackBase):
         self._iter_base = 0
         self._batches_seen = 0
         self._warned: set[str] = set()  # per fit: each run warns about its own spool
+        self._dropped_before = 0
         self._queued_warnings: list[str] = []
 
     @property
@@ -295,7 +307,8 @@ class PicselliaCallback(_CallbackBase):
         )
         self._iter_base = _keras.read_iterations(self.model) or 0
         self._last_epoch = self._previewed_epoch = None
-        self.spool = Spool.create(self.spool_dir, meta)
+        self.spool = Spool.create(self.spool_dir, meta)  # a disk error here is retried later
+        self._dropped_before = self.spool.dropped
         try:
             tailer = self._make_tailer()
         except Exception as exc:  # noqa: BLE001
@@ -358,6 +371,17 @@ class PicselliaCallback(_CallbackBase):
             lines.append(encode_point(tag, step, number, now))
         if lines:
             self.spool.append_lines("".join(lines))
+            if self.spool.disk_error is not None:
+                self._warn_disk(self.spool)
+
+    def _warn_disk(self, spool: Spool) -> None:
+        limit = spool.memory_limit / (1 << 20)
+        self._warn_once(
+            "disk",
+            f"PicselliaCallback: cannot write the spool in {spool.path} ({spool.disk_error}); "
+            f"training goes on: points are kept in memory (up to {limit:g} MiB), sent from "
+            "there while the platform takes them, and written out when the disk allows",
+        )
 
     # -- Keras hooks -------------------------------------------------------------------------
 
@@ -425,7 +449,17 @@ class PicselliaCallback(_CallbackBase):
                 self._preview(last)
             delivered = self._close_sender(self.flush_timeout, self.flush_max_time)
             self._emit_queued()
-            if delivered:
+            lost = spool.dropped - self._dropped_before
+            if lost:
+                self._warn_once(
+                    "dropped",
+                    f"PicselliaCallback: {lost} points were lost: the spool's disk refused "
+                    f"writes ({spool.disk_error or 'disk full'}) while the platform could not "
+                    f"take them (at most {spool.memory_limit / (1 << 20):g} MiB of points wait "
+                    f"in memory). The count is recorded in {spool.path / DROPPED_FILE}; what "
+                    f"was kept is sent with: {sync_hint(spool)}",
+                )
+            elif delivered:
                 log.info("PicselliaCallback: %d points and previews delivered", sender.sent)
             elif self.offline:
                 log.info(

@@ -153,7 +153,7 @@ class PointsChannel:
         self._batch: list[Point] = []
 
     def has_pending(self) -> bool:
-        return bool(self._batch) or self.spool.size() > self._read_pos
+        return bool(self._batch) or self.spool.size() > self._read_pos or self.spool.in_memory > 0
 
     def send_next(self, target: Target) -> int:
         if len(self._batch) < self.max_points:
@@ -165,12 +165,23 @@ class PointsChannel:
         if not self._batch:
             if end > self.spool.acked():
                 self.spool.ack(end)  # only blank or unreadable lines were left
-            return 0
+            return self._send_memory(target)
         target.post_logs(to_logs(self._batch))
         sent = len(self._batch)
         self._batch = []
         self.spool.ack(end)
         return sent
+
+    def _send_memory(self, target: Target) -> int:
+        """The points the disk refused, straight from memory (the disk is caught up)."""
+        lines, mark = self.spool.memory_lines(self.max_points)
+        if not lines:
+            return 0
+        points = self.spool._decode_lines(lines)
+        if points:
+            target.post_logs(to_logs(points))
+        self.spool.forget_memory(mark)
+        return len(points)
 
 
 class PreviewsChannel:
@@ -560,6 +571,8 @@ class Sender:
 
     def _deliver(self) -> float:
         """One pass; the time to wait before the next one."""
+        if self.spool.disk_error is not None:
+            self.spool.retry_disk()
         if self.delivery is None or self.disabled_by is not None:
             return self.flush_interval
         try:
@@ -610,6 +623,9 @@ class Sender:
             return self.flush_interval
         meta = self.spool.meta
         starting = not meta.has_experiment
+        if isinstance(exc, OSError):  # the spool's disk: retried, never fatal
+            log.warning("spool disk error (%s) in %s; retrying", exc, self.spool.path)
+            return self.backoff.next()
         if is_retryable(exc):
             if not self._told_unreachable:
                 self._told_unreachable = True
@@ -703,9 +719,9 @@ class Sender:
             # (the thread is a daemon) rather than waited for.
             thread.join(timeout=0.2 if delivered else 0.05)
             self._abandoned = thread.is_alive()
+        self.spool.close()  # what is still only in memory is counted as dropped
         delivered = self._delivered()
-        self.spool.close()
-        if delivered and not self.spool.pending():
+        if delivered and not self.spool.pending() and not self.spool.dropped:
             self.spool.remove()
         return delivered
 

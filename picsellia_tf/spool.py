@@ -11,13 +11,33 @@ A run directory holds:
   ``previews.jsonl``: one ``{"file": name}`` line per preview, and ``previews.acked``: the
   offset up to which they were uploaded and recorded, as for the points.
 
+- ``points.dropped``: how many points were lost (see below); written when the run is made,
+  so that it can be updated in place on a full disk.
+
 A line is complete once it ends with a newline; readers ignore an unterminated last line, and
 a writer reopening the file terminates it first. Writes are flushed to the OS (not fsynced), so
 a killed process loses nothing it had written.
+
+Disk errors (a full disk, most often) never stop a run and never lose a point silently:
+
+- Points that cannot be appended are kept in memory, in order, up to :data:`MEMORY_LIMIT`
+  bytes of encoded lines (8 MiB, about 100,000 points); every later append, and every pass of
+  the sender, first tries to write them out. The sender also posts them straight from memory
+  when the server is up (:meth:`Spool.memory_lines`), so a run whose disk is full loses
+  nothing while the platform takes its points.
+- A failed write of ``meta.json`` or of an acknowledgement file is kept in memory and retried
+  the same way; nothing already accepted is sent twice meanwhile (``acked()`` answers the
+  newer offset), and a temporary file never outlives the write that made it.
+- A point is dropped only when it can be neither written nor kept: the memory bound is
+  reached (the disk full and the platform not taking points), or the run ends with points
+  still in memory (:meth:`Spool.close`). Dropped points are counted (:attr:`Spool.dropped`),
+  recorded in ``points.dropped``, reported by the callback's end-of-fit warning and by
+  ``picsellia-tf sync`` (which then exits 1).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -26,6 +46,7 @@ import shutil
 import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -39,8 +60,13 @@ ACKED_FILE = "points.acked"
 PREVIEWS_DIR = "previews"
 PREVIEWS_FILE = "previews.jsonl"
 PREVIEWS_ACKED_FILE = "previews.acked"
+DROPPED_FILE = "points.dropped"
 FORMAT_VERSION = 1
 MAX_TAG_LENGTH = 256
+MEMORY_LIMIT = 8 * 1024 * 1024
+"""Bytes of encoded points a spool keeps in memory while its disk refuses writes."""
+DISK_RETRY_INTERVAL = 0.25
+"""Seconds between two tries of a failing disk from the training thread's appends."""
 
 
 class Point(NamedTuple):
@@ -137,16 +163,31 @@ def find_runs(path: str | os.PathLike[str]) -> list[Path]:
 
 
 def _atomic_write(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and a rename; on failure the
+    temporary file is removed and the error raised."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def read_dropped(path: str | os.PathLike[str]) -> int:
+    """The count of dropped points recorded in a run directory (0 if none)."""
+    try:
+        return int((Path(path) / DROPPED_FILE).read_text(encoding="ascii").strip() or 0)
+    except (OSError, ValueError):
+        return 0
 
 
 def _size(path: Path) -> int:
     try:
         return path.stat().st_size
-    except FileNotFoundError:
+    except OSError:  # absent, or its folder could not be made
         return 0
 
 
@@ -159,18 +200,38 @@ def _read_offset(path: Path) -> int:
         return 0
 
 
-def _open_for_append(path: Path) -> IO[bytes]:
+def _open_for_append(path: Path, buffering: int = -1) -> IO[bytes]:
     """``path`` opened for appending, a last line left unterminated (a writer died mid-line)
     ended first so that the next line stands alone."""
-    fh = open(path, "ab")
-    size = fh.tell()
-    if size:
-        with open(path, "rb") as rd:
-            rd.seek(size - 1)
-            if rd.read(1) != b"\n":
-                fh.write(b"\n")
-                fh.flush()
+    fh = open(path, "ab", buffering=buffering)
+    try:
+        size = fh.tell()
+        if size:
+            with open(path, "rb") as rd:
+                rd.seek(size - 1)
+                if rd.read(1) != b"\n":
+                    fh.write(b"\n")
+                    fh.flush()
+    except BaseException:
+        fh.close()
+        raise
     return fh
+
+
+def _write_all(fh: IO[bytes], data: bytes) -> None:
+    """Write all of ``data`` to an unbuffered file; on an error, cut the file back to where it
+    was (no partial line left behind) and raise."""
+    start = fh.tell()
+    view = memoryview(data)
+    try:
+        while view:
+            n = fh.write(view)
+            view = view[n or 0 :]
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.ftruncate(fh.fileno(), start)
+            fh.seek(start)
+        raise
 
 
 def _read_lines(path: Path, offset: int, limit: int) -> tuple[list[bytes], int]:
@@ -181,7 +242,7 @@ def _read_lines(path: Path, offset: int, limit: int) -> tuple[list[bytes], int]:
     lines: list[bytes] = []
     try:
         fh = open(path, "rb")
-    except FileNotFoundError:
+    except OSError:  # absent, or its folder could not be made
         return lines, offset
     with fh:
         fh.seek(offset)
@@ -233,6 +294,19 @@ class Spool:
         self._fh: IO[bytes] | None = None
         self._written = 0
         self.bad_lines = 0
+        self.memory_limit = MEMORY_LIMIT
+        """Bytes of encoded points kept in memory while the disk refuses writes."""
+        self.dropped = read_dropped(self.path)
+        """Points lost so far: neither written nor kept (see the module docstring)."""
+        self.disk_error: OSError | None = None
+        """The last disk error, None once the disk took every write again."""
+        self._memory: deque[tuple[int, str, int]] = deque()  # (seq, lines, how many)
+        self._memory_bytes = 0
+        self._seq = 0
+        self._meta_dirty = False
+        self._acks: dict[str, int] = {}  # acknowledgement file -> offset not written yet
+        self._dropped_written = self.dropped
+        self._last_try = 0.0
 
     def __repr__(self) -> str:
         return f"Spool({str(self.path)!r})"
@@ -241,16 +315,20 @@ class Spool:
     def create(cls, parent: str | os.PathLike[str], meta: RunMeta) -> Spool:
         """Open the run directory for ``meta`` under ``parent``; reuses it if it exists."""
         path = Path(parent) / run_dir_name(meta)
-        path.mkdir(parents=True, exist_ok=True)
         if meta.created is None:
             meta.created = time.time()
-        spool = cls(path, meta)
-        if is_run_dir(path):
-            try:
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+            if is_run_dir(path):
                 meta.created = cls.open(path).meta.created or meta.created
-            except ValidationError:
-                pass  # a damaged meta.json is rewritten below
+        except ValidationError:
+            pass  # a damaged meta.json is rewritten below
+        except OSError:
+            pass  # the disk: retried with every write
+        spool = cls(path, meta)
         spool.write_meta()
+        with spool._lock:
+            spool._reserve_dropped()
         return spool
 
     @classmethod
@@ -268,9 +346,18 @@ class Spool:
             raise ValidationError(f"{meta_path}: unreadable: {exc}") from None
         return cls(path, RunMeta.from_json(data, str(meta_path)))
 
-    def write_meta(self) -> None:
-        """Save ``meta`` atomically."""
-        _atomic_write(self.path / META_FILE, json.dumps(self.meta.to_json(), indent=2) + "\n")
+    def write_meta(self) -> bool:
+        """Save ``meta`` atomically; False if the disk refused (then retried with later
+        writes, see :meth:`retry_disk`)."""
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+            _atomic_write(self.path / META_FILE, json.dumps(self.meta.to_json(), indent=2) + "\n")
+        except OSError as exc:
+            self._meta_dirty = True
+            self.disk_error = exc
+            return False
+        self._meta_dirty = False
+        return True
 
     def set_experiment(self, training_id: int, network_id: str) -> None:
         """Record the experiment version the run goes to: in ``meta`` (replaced as a whole, so
@@ -281,17 +368,130 @@ class Spool:
     # -- writing -----------------------------------------------------------------------------
 
     def append_lines(self, text: str) -> int:
-        """Append encoded lines (see :func:`encode_point`), flushed to the OS; the new size."""
-        data = text.encode("utf-8")
+        """Append encoded lines (see :func:`encode_point`), flushed to the OS; the size of
+        ``points.jsonl``. Never raises for a disk error: the lines are then kept in memory
+        (or, past :attr:`memory_limit`, counted in :attr:`dropped`)."""
         with self._lock:
-            fh = self._fh
-            if fh is None:
-                fh = self._fh = _open_for_append(self.path / POINTS_FILE)
-                self._written = fh.tell()
-            fh.write(data)
-            fh.flush()
-            self._written += len(data)
+            if self._memory:
+                self._retry_locked(force=False)
+            if not self._memory:
+                try:
+                    self._write_locked(text.encode("utf-8"))
+                    return self._written
+                except OSError as exc:
+                    self.disk_error = exc
+            self._keep_locked(text)
             return self._written
+
+    def _write_locked(self, data: bytes) -> None:
+        fh = self._fh
+        if fh is None:
+            self.path.mkdir(parents=True, exist_ok=True)
+            fh = _open_for_append(self.path / POINTS_FILE, buffering=0)
+            self._fh = fh
+            self._written = fh.tell()
+        try:
+            _write_all(fh, data)
+        except OSError:
+            self._fh = None
+            with contextlib.suppress(OSError):
+                fh.close()
+            raise
+        self._written += len(data)
+
+    def _keep_locked(self, text: str) -> None:
+        count = text.count("\n")
+        if self._memory_bytes + len(text) > self.memory_limit:
+            self.dropped += count
+            self._record_dropped_locked()
+            return
+        self._seq += 1
+        self._memory.append((self._seq, text, count))
+        self._memory_bytes += len(text)
+
+    def retry_disk(self) -> bool:
+        """Try the writes the disk refused (points kept in memory, ``meta.json``,
+        acknowledgements, the dropped count); True once nothing is waiting for the disk."""
+        with self._lock:
+            return self._retry_locked(force=True)
+
+    def _retry_locked(self, *, force: bool) -> bool:
+        now = time.monotonic()
+        if not force and now - self._last_try < DISK_RETRY_INTERVAL:
+            return False
+        self._last_try = now
+        try:
+            if self._meta_dirty and not self.write_meta():
+                return False
+            for name, offset in list(self._acks.items()):
+                _atomic_write(self.path / name, f"{offset}\n")
+                del self._acks[name]
+            self._reserve_dropped()
+            if self._dropped_written != self.dropped:
+                self._record_dropped_locked()
+                if self._dropped_written != self.dropped:
+                    return False
+            while self._memory:
+                _, text, _ = self._memory[0]
+                self._write_locked(text.encode("utf-8"))
+                self._memory.popleft()
+                self._memory_bytes -= len(text)
+        except OSError as exc:
+            self.disk_error = exc
+            return False
+        self.disk_error = None
+        return True
+
+    def _reserve_dropped(self) -> None:
+        """Create ``points.dropped`` (so that it can later be updated on a full disk)."""
+        path = self.path / DROPPED_FILE
+        if path.exists():
+            return
+        try:
+            _atomic_write(path, f"{self.dropped:>20}\n")
+            self._dropped_written = self.dropped
+        except OSError as exc:
+            self.disk_error = exc
+
+    def _record_dropped_locked(self) -> None:
+        """Write the dropped count in place (the file keeps its size: no new disk space)."""
+        try:
+            fd = os.open(self.path / DROPPED_FILE, os.O_WRONLY)
+        except OSError:
+            return  # not reserved yet: retry_disk creates it
+        try:
+            os.pwrite(fd, f"{self.dropped:>20}\n".encode("ascii"), 0)
+            self._dropped_written = self.dropped
+        except OSError as exc:
+            self.disk_error = exc
+        finally:
+            os.close(fd)
+
+    def memory_lines(self, max_points: int) -> tuple[list[bytes], int]:
+        """The encoded lines of up to about ``max_points`` points held in memory (oldest
+        first) and a mark to pass to :meth:`forget_memory` once they were delivered."""
+        with self._lock:
+            lines: list[bytes] = []
+            mark = 0
+            for seq, text, count in self._memory:
+                if lines and len(lines) + count > max_points:
+                    break
+                lines.extend(line.encode("utf-8") for line in text.splitlines() if line)
+                mark = seq
+            return lines, mark
+
+    def forget_memory(self, mark: int) -> None:
+        """Drop the points held in memory up to ``mark`` (delivered: they need no disk)."""
+        with self._lock:
+            while self._memory and self._memory[0][0] <= mark:
+                _, text, _ = self._memory.popleft()
+                self._memory_bytes -= len(text)
+
+    @property
+    def in_memory(self) -> int:
+        """Points held in memory, waiting for the disk or the platform."""
+        with self._lock:
+            return sum(count for _, _, count in self._memory)
 
     def append(self, points: Iterable[Point]) -> int:
         """Append points; the spool's new size in bytes."""
@@ -300,10 +500,19 @@ class Spool:
         )
 
     def close(self) -> None:
-        """Close the append handle (appending again reopens it)."""
+        """Write out what the disk refused if it can now, then close the append handle
+        (appending again reopens it). Points still in memory then are lost with the process:
+        they are counted in :attr:`dropped` (and recorded, if the disk allows)."""
         with self._lock:
+            self._retry_locked(force=True)
+            if self._memory:
+                self.dropped += sum(count for _, _, count in self._memory)
+                self._memory.clear()
+                self._memory_bytes = 0
+                self._record_dropped_locked()
             if self._fh is not None:
-                self._fh.close()
+                with contextlib.suppress(OSError):
+                    self._fh.close()
                 self._fh = None
 
     # -- reading and acknowledging -----------------------------------------------------------
@@ -314,11 +523,21 @@ class Spool:
 
     def acked(self) -> int:
         """Offset up to which every point was accepted by the server."""
-        return _read_offset(self.path / ACKED_FILE)
+        return self._acks.get(ACKED_FILE) or _read_offset(self.path / ACKED_FILE)
 
     def ack(self, offset: int) -> None:
-        """Record that everything before ``offset`` was accepted."""
-        _atomic_write(self.path / ACKED_FILE, f"{offset}\n")
+        """Record that everything before ``offset`` was accepted (kept in memory and retried
+        if the disk refuses)."""
+        self._ack(ACKED_FILE, offset)
+
+    def _ack(self, name: str, offset: int) -> None:
+        with self._lock:
+            try:
+                _atomic_write(self.path / name, f"{offset}\n")
+                self._acks.pop(name, None)
+            except OSError as exc:
+                self.disk_error = exc
+                self._acks[name] = offset
 
     def read(self, offset: int, max_points: int) -> tuple[list[Point], int]:
         """Up to ``max_points`` complete points from ``offset``, and the offset after them."""
@@ -350,7 +569,11 @@ class Spool:
 
     def pending(self) -> bool:
         """True if some points or previews were not acknowledged."""
-        return self.acked() < self.size() or self.previews_acked() < self.previews_size()
+        return (
+            bool(self._memory)
+            or self.acked() < self.size()
+            or self.previews_acked() < self.previews_size()
+        )
 
     # -- previews ----------------------------------------------------------------------------
 
@@ -359,10 +582,14 @@ class Spool:
         if not _PREVIEW_NAME.fullmatch(name):
             raise ValidationError(f"preview name {name!r}: expected a plain file name")
         folder = self.path / PREVIEWS_DIR
-        folder.mkdir(exist_ok=True)
+        folder.mkdir(parents=True, exist_ok=True)
         tmp = folder / f".{name}.{os.getpid()}.{threading.get_ident()}.tmp"
-        tmp.write_bytes(data)
-        os.replace(tmp, folder / name)
+        try:
+            tmp.write_bytes(data)
+            os.replace(tmp, folder / name)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
         line = (json.dumps({"file": name}) + "\n").encode("utf-8")
         with self._lock, _open_for_append(self.path / PREVIEWS_FILE) as fh:
             fh.write(line)
@@ -377,11 +604,11 @@ class Spool:
 
     def previews_acked(self) -> int:
         """Offset in ``previews.jsonl`` up to which every preview was delivered."""
-        return _read_offset(self.path / PREVIEWS_ACKED_FILE)
+        return self._acks.get(PREVIEWS_ACKED_FILE) or _read_offset(self.path / PREVIEWS_ACKED_FILE)
 
     def ack_previews(self, offset: int) -> None:
-        """Record that every preview before ``offset`` was delivered."""
-        _atomic_write(self.path / PREVIEWS_ACKED_FILE, f"{offset}\n")
+        """Record that every preview before ``offset`` was delivered (as :meth:`ack`)."""
+        self._ack(PREVIEWS_ACKED_FILE, offset)
 
     def read_previews(self, offset: int, max_items: int) -> tuple[list[str], int]:
         """The preview names among the next ``max_items`` records from ``offset``, and the offset

@@ -54,6 +54,7 @@ TEST_HOME = _isolate_home()
 from collections.abc import Iterator  # noqa: E402
 
 import pytest  # noqa: E402
+from full_disk import SmallDisk, mount_small_disk  # noqa: E402
 
 from picsellia_tf.client import Client  # noqa: E402
 from picsellia_tf.local_platform import LocalPlatform  # noqa: E402
@@ -106,3 +107,16 @@ def unused_host() -> str:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[SmallDisk]:
+    """A real 2 MiB filesystem (tmpfs) to fill up; skipped, saying why, where none can be
+    mounted (not root, no mount permission in the container)."""
+    disk = mount_small_disk(tmp_path / "small-disk")
+    if isinstance(disk, str):
+        pytest.skip(disk)
+    try:
+        yield disk
+    finally:
+        disk.close()

@@ -390,18 +390,27 @@ def test_on_train_end_does_not_wait_for_a_server_that_never_answers(
     platform.server.faults.reset()
 
 
-def test_hook_errors_become_one_warning(client: Client, tmp_path: Path) -> None:
+def test_an_unusable_spool_dir_is_one_warning_and_points_still_go(
+    client: Client, tmp_path: Path
+) -> None:
     exp = new_experiment(client)
     not_a_dir = tmp_path / "file"
     not_a_dir.write_text("x")
     cb = PicselliaCallback(
-        client, training_id=exp.training_id, network_id=exp.network_id, spool_dir=not_a_dir
+        client,
+        training_id=exp.training_id,
+        network_id=exp.network_id,
+        spool_dir=not_a_dir,
+        flush_interval=0.1,
     )
     with pytest.warns(DeliveryWarning) as caught:
         history = _fit(tiny_model(keras), [cb], epochs=2)
     assert len(caught) == 1
-    assert "on_train_begin failed" in str(caught[0].message)
+    assert "cannot write the spool" in str(caught[0].message)
+    assert "Not a directory" in str(caught[0].message)
     assert len(history.epoch) == 2
+    got = server_points(client.experiments.get_logs(exp.training_id, exp.network_id))
+    assert got["loss"].keys() == {0, 1}  # sent from memory
 
 
 def test_learning_rate_in_logs_is_not_overridden(client: Client, tmp_path: Path) -> None:

@@ -37,7 +37,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "experiment ids, as when a platform moved with its data; --training-id and "
             "--network-id map one run to a version there, --project-id starts a new version "
             "there: both resend the whole run). --drop deletes the runs from the spool, after "
-            "a prompt. Exit 1 if anything was left undelivered."
+            "a prompt. Exit 1 if anything was left undelivered, or if a run lost points while "
+            "training (its disk full and the platform unreachable: the count is reported)."
         ),
     )
     sync.add_argument("spool_dir", metavar="SPOOL_DIR", help="spool directory or one run in it")
@@ -92,7 +93,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
     from picsellia_tf.client import Client
     from picsellia_tf.errors import PicselliaError
     from picsellia_tf.sender import sync_run
-    from picsellia_tf.spool import Spool, find_runs
+    from picsellia_tf.spool import Spool, find_runs, read_dropped
 
     runs = find_runs(args.spool_dir)
     _check_sync_options(args, runs)
@@ -107,6 +108,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
     failed = 0
     for path in runs:
         entry: dict[str, Any] = {"run": str(path), "sent": 0, "previews": 0, "complete": False}
+        entry["lost"] = lost = read_dropped(path)  # points dropped while training
         try:
             spool = Spool.open(path)
             moved = _retarget(spool, args)
@@ -123,6 +125,8 @@ def cmd_sync(args: argparse.Namespace) -> int:
                 report.append(entry)
                 failed += 1
                 lines.append(f"{path}: not sent, stays spooled: {problem[0]}")
+                if lost:
+                    lines.append(_lost_note(path, lost))
                 continue
             result = sync_run(spool, clients[host], timeout=args.timeout)
             entry.update(
@@ -144,7 +148,10 @@ def cmd_sync(args: argparse.Namespace) -> int:
         what = f"{entry['sent']} points"
         if entry["previews"]:
             what += f" and {entry['previews']} previews"
+        if lost:
+            lines.append(_lost_note(path, lost))
         if entry["complete"]:
+            failed += 1 if lost else 0
             lines.append(
                 f"{path}: {what} sent to training_id={entry['training_id']} "
                 f"network_id={entry['network_id']}"
@@ -160,9 +167,18 @@ def cmd_sync(args: argparse.Namespace) -> int:
         lines.append(_stranded_note(host, paths))
     emit(args, {"runs": report, "failed": failed}, "\n".join(lines))
     if failed:
-        print(f"picsellia-tf: {failed} run(s) not fully delivered", file=sys.stderr)
+        lost = sum(entry["lost"] for entry in report)
+        extra = f" ({lost} points lost while training)" if lost else ""
+        print(f"picsellia-tf: {failed} run(s) not fully delivered{extra}", file=sys.stderr)
         return 1
     return 0
+
+
+def _lost_note(path: Any, lost: int) -> str:
+    return (
+        f"{path}: {lost} points were lost while training (the spool's disk was full and the "
+        "platform unreachable); they cannot be sent"
+    )
 
 
 def _default_host() -> str:
