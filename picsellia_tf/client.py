@@ -23,6 +23,7 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
 
 from picsellia_tf._version import __version__
@@ -33,7 +34,9 @@ from picsellia_tf.errors import (
     NetworkError,
     RateLimitError,
     RequestTimeout,
+    ResponseTooLarge,
     ServerError,
+    SizeMismatch,
     ValidationError,
     error_for_status,
 )
@@ -50,6 +53,12 @@ BACKOFF_BASE = 0.5
 BACKOFF_CAP = 8.0
 MAX_REDIRECTS = 5
 MAX_MESSAGE = 500
+MAX_ANSWER_BYTES = 128 * 1024 * 1024
+"""The largest API answer (or :meth:`Client.storage_get` body) read; larger is an error."""
+MAX_DOWNLOAD_BYTES = 1 << 30
+"""The default cap on a :meth:`Client.download` whose size is not declared (1 GiB)."""
+DOWNLOAD_DEADLINE = 600.0
+"""The default total time a :meth:`Client.download` may take, retries included (seconds)."""
 _CHUNK = 1 << 16
 
 # (field name, (filename, bytes)) parts of a multipart body.
@@ -171,6 +180,13 @@ class Client:
 
     The token comes from ``token`` or ``$PICSELLIA_TOKEN``, the host from ``host``,
     ``$PICSELLIA_HOST`` or ``https://app.picsellia.com``. Safe to share between threads.
+
+    Bounds (docs/wire.md, "Bounds"): ``timeout`` is the longest wait for any one read;
+    an API call gives up after ``retry_deadline`` seconds in total, retries and reading the
+    answer included (at least ``timeout`` per attempt; a call that is not retried has
+    ``max(timeout, retry_deadline)``), and reads at most :data:`MAX_ANSWER_BYTES` of answer. A
+    download gives up after ``download_deadline`` seconds in total and stops at the item's
+    declared size, or at ``max_download_bytes`` when no size is declared.
     """
 
     def __init__(
@@ -181,6 +197,8 @@ class Client:
         timeout: float = 30.0,
         max_retries: int = 5,
         retry_deadline: float = 60.0,
+        download_deadline: float = DOWNLOAD_DEADLINE,
+        max_download_bytes: int = MAX_DOWNLOAD_BYTES,
     ) -> None:
         raw = token if token is not None else os.environ.get("PICSELLIA_TOKEN")
         if raw is None or not isinstance(raw, str) or not raw.strip():
@@ -199,16 +217,32 @@ class Client:
             self._host = _validate_host(os.environ["PICSELLIA_HOST"], "PICSELLIA_HOST")
         else:
             self._host = DEFAULT_HOST
-        for name, value in (("timeout", timeout), ("retry_deadline", retry_deadline)):
+        for name, value in (
+            ("timeout", timeout),
+            ("retry_deadline", retry_deadline),
+            ("download_deadline", download_deadline),
+        ):
             if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
                 raise ValidationError(f"{name}: expected a number of seconds >= 0, got {value!r}")
         if timeout <= 0:
             raise ValidationError(f"timeout: must be > 0 seconds, got {timeout!r}")
         if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
             raise ValidationError(f"max_retries: expected an int >= 0, got {max_retries!r}")
+        if (
+            isinstance(max_download_bytes, bool)
+            or not isinstance(max_download_bytes, int)
+            or max_download_bytes < 1
+        ):
+            raise ValidationError(
+                f"max_download_bytes: expected an int >= 1, got {max_download_bytes!r}"
+            )
         self.timeout = float(timeout)
         self.max_retries = max_retries
         self.retry_deadline = float(retry_deadline)
+        self.download_deadline = float(download_deadline)
+        self.max_download_bytes = max_download_bytes
+        self.max_answer_bytes = MAX_ANSWER_BYTES
+        """The largest API answer read (bytes); a larger one raises ResponseTooLarge."""
         self._token = _Secret(raw)
         self._origin = _origin(self._host)
         self._session = _new_session(_BearerAuth(self._token, self._origin))
@@ -258,6 +292,8 @@ class Client:
             timeout=self.timeout if timeout is None else timeout,
             max_retries=self.max_retries if max_retries is None else max_retries,
             retry_deadline=self.retry_deadline if retry_deadline is None else retry_deadline,
+            download_deadline=self.download_deadline,
+            max_download_bytes=self.max_download_bytes,
         )
 
     def close(self) -> None:
@@ -317,9 +353,18 @@ class Client:
                 raise ValidationError(f"request body of {method} {path}: {exc}") from None
             headers["Content-Type"] = "application/json"
         url = self._host + path
+        start = time.monotonic()
 
         def send(timeout: float) -> requests.Response:
-            return self._send_api(method, url, path, data, parts, headers, timeout)
+            now = time.monotonic()
+            deadline = (
+                max(start + self.retry_deadline, now + self.timeout)
+                if idempotent
+                else now + max(self.timeout, self.retry_deadline)
+            )
+            response = self._send_api(method, url, path, data, parts, headers, timeout)
+            self._read_answer(response, method, path, deadline)
+            return response
 
         try:
             response = self._with_retries(method, path, send, idempotent, self._host)
@@ -348,6 +393,7 @@ class Client:
                 headers=headers,
                 timeout=timeout,
                 allow_redirects=False,
+                stream=True,
             )
             location = response.headers.get("Location")
             if response.status_code not in (301, 302, 303, 307, 308) or not location:
@@ -388,12 +434,19 @@ class Client:
 
     # ------------------------------------------------------------------ storage transport
 
-    def storage_get(self, url: str) -> bytes:
-        """The bytes at a signed storage URL (never sends the token; retried like a GET)."""
+    def storage_get(self, url: str, *, max_bytes: int | None = None) -> bytes:
+        """The bytes at a signed storage URL (never sends the token; retried like a GET).
+
+        Bounded like an API call (``retry_deadline``); more than ``max_bytes`` (default: the
+        client's ``max_answer_bytes``) raises :class:`~picsellia_tf.errors.ResponseTooLarge`."""
         path = self._storage_path(url)
+        start = time.monotonic()
 
         def send(timeout: float) -> requests.Response:
-            return self._storage.get(url, timeout=timeout)
+            deadline = max(start + self.retry_deadline, time.monotonic() + self.timeout)
+            response = self._storage.get(url, timeout=timeout, stream=True)
+            self._read_answer(response, "GET", path, deadline, max_bytes)
+            return response
 
         response = self._with_retries("GET", path, send, True, url)
         if response.status_code >= 300:
@@ -419,44 +472,82 @@ class Client:
             raise self._error(response, "POST", path)
 
     def download(
-        self, url: str, dest_path: str | os.PathLike[str], *, sha256: str | None = None
+        self,
+        url: str,
+        dest_path: str | os.PathLike[str],
+        *,
+        sha256: str | None = None,
+        size: int | None = None,
+        name: str | None = None,
+        max_bytes: int | None = None,
     ) -> int:
         """Stream a signed storage URL to ``dest_path`` atomically; returns the byte count.
 
-        Written to a temporary file beside the destination, then renamed. With ``sha256``,
-        a download whose digest differs is retried, then raises :class:`NetworkError`.
+        Written to a temporary file beside the destination, then renamed; the temporary file
+        never outlives the call. With ``sha256``, a download whose digest differs is retried,
+        then raises :class:`NetworkError`. With ``size`` (the item's declared size in bytes),
+        reading stops there: a server announcing or sending more raises
+        :class:`~picsellia_tf.errors.ResponseTooLarge` (not retried), one sending less raises
+        :class:`~picsellia_tf.errors.SizeMismatch` (retried, a transfer may break). Without
+        it, more than ``max_bytes`` (default: the client's ``max_download_bytes``) raises
+        ``ResponseTooLarge``. The whole call, retries included, takes at most the client's
+        ``download_deadline`` (then :class:`~picsellia_tf.errors.RequestTimeout`). ``name``
+        names the item in messages (default: the URL without its query string).
         """
         path = self._storage_path(url)
         if sha256 is not None and not _SHA256.fullmatch(str(sha256)):
             raise ValidationError(f"sha256: expected 64 hex digits, got {sha256!r}")
+        for arg, value in (("size", size), ("max_bytes", max_bytes)):
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int) or value < 0
+            ):
+                raise ValidationError(f"{arg}: expected an int >= 0, got {value!r}")
+        what = name if name is not None else path
+        limit = size if size is not None else (max_bytes or self.max_download_bytes)
         dest = Path(dest_path)
         dest.parent.mkdir(parents=True, exist_ok=True)
+        start = time.monotonic()
+        deadline = start + self.download_deadline
         written = 0
 
         def send(timeout: float) -> requests.Response:
             nonlocal written
+            if time.monotonic() >= deadline:
+                raise RequestTimeout(
+                    f"download of {what} did not finish within {self.download_deadline:g} s",
+                    method="GET",
+                    path=path,
+                )
             response = self._storage.get(url, timeout=timeout, stream=True)
             if response.status_code >= 300:
-                response.content  # noqa: B018 - read the error body, release the connection
+                self._read_answer(response, "GET", path, deadline)
                 return response
             fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
             try:
                 digest = hashlib.sha256()
-                size = 0
                 with os.fdopen(fd, "wb") as out:
-                    for chunk in response.iter_content(_CHUNK):
+
+                    def sink(chunk: bytes) -> None:
                         out.write(chunk)
                         digest.update(chunk)
-                        size += len(chunk)
+
+                    got = self._stream_body(response, "GET", path, deadline, limit, what, sink)
+                if size is not None and got != size:
+                    raise SizeMismatch(
+                        f"download of {what} ended after {got} bytes; its declared size is "
+                        f"{size} bytes",
+                        method="GET",
+                        path=path,
+                    )
                 if sha256 is not None and digest.hexdigest() != sha256.lower():
                     raise NetworkError(
-                        f"download of {path} is corrupt: sha256 {digest.hexdigest()} "
+                        f"download of {what} is corrupt: sha256 {digest.hexdigest()} "
                         f"!= expected {sha256}",
                         method="GET",
                         path=path,
                     )
                 os.replace(tmp, dest)
-                written = size
+                written = got
             except BaseException:
                 Path(tmp).unlink(missing_ok=True)
                 raise
@@ -464,10 +555,112 @@ class Client:
                 response.close()
             return response
 
-        response = self._with_retries("GET", path, send, True, url)
+        response = self._with_retries("GET", path, send, True, url, deadline=deadline)
         if response.status_code >= 300:
             raise self._error(response, "GET", path)
         return written
+
+    # ------------------------------------------------------------------ bounded reading
+
+    def _read_answer(
+        self,
+        response: requests.Response,
+        method: str,
+        path: str,
+        deadline: float,
+        limit: int | None = None,
+    ) -> None:
+        """Read a streamed response's whole body by ``deadline`` (at most ``limit`` bytes,
+        default ``max_answer_bytes``) into ``response.content``."""
+        limit = self.max_answer_bytes if limit is None else limit
+        parts: list[bytes] = []
+        try:
+            self._stream_body(
+                response,
+                method,
+                path,
+                deadline,
+                limit,
+                f"the answer to {method} {path}",
+                parts.append,
+            )
+        except BaseException:
+            response.close()
+            raise
+        response._content = b"".join(parts)
+        response._content_consumed = True  # type: ignore[attr-defined]
+        response.raw.release_conn()
+
+    def _stream_body(
+        self,
+        response: requests.Response,
+        method: str,
+        path: str,
+        deadline: float,
+        limit: int,
+        what: str,
+        sink: Callable[[bytes], object],
+    ) -> int:
+        """Pass a streamed body to ``sink`` chunk by chunk; answer its size. Raises
+        :class:`RequestTimeout` past ``deadline`` (each read waits at most until then) and
+        :class:`ResponseTooLarge` past ``limit`` bytes (announced or received)."""
+        announced = response.headers.get("Content-Length")
+        if announced is not None and announced.strip().isdigit() and int(announced) > limit:
+            response.close()
+            raise ResponseTooLarge(
+                f"{what}: the server announced {int(announced)} bytes, more than the "
+                f"{limit} expected",
+                method=method,
+                path=path,
+            )
+        raw = response.raw
+        read = getattr(raw, "read1", None)
+        sock = getattr(getattr(raw, "connection", None), "sock", None)
+        total = 0
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise self._too_slow(response, method, path, what, total)
+            if sock is not None:
+                sock.settimeout(max(0.01, min(self.timeout, remaining)))
+            try:
+                chunk = (read if read is not None else raw.read)(_CHUNK, decode_content=True)
+            except (OSError, urllib3.exceptions.HTTPError) as exc:
+                if time.monotonic() >= deadline:
+                    raise self._too_slow(response, method, path, what, total) from None
+                if isinstance(exc, urllib3.exceptions.ReadTimeoutError | TimeoutError):
+                    raise RequestTimeout(
+                        f"{what}: no data for {self.timeout:g} s after {total} bytes",
+                        method=method,
+                        path=path,
+                    ) from None
+                raise NetworkError(
+                    f"{what}: the connection broke after {total} bytes "
+                    f"({self._scrub(_describe(exc))})",
+                    method=method,
+                    path=path,
+                ) from None
+            if not chunk:
+                return total
+            total += len(chunk)
+            if total > limit:
+                response.close()
+                raise ResponseTooLarge(
+                    f"{what}: more than the {limit} bytes expected; stopped",
+                    method=method,
+                    path=path,
+                )
+            sink(chunk)
+
+    def _too_slow(
+        self, response: requests.Response, method: str, path: str, what: str, got: int
+    ) -> RequestTimeout:
+        response.close()
+        return RequestTimeout(
+            f"{what}: not received in time (the call's deadline passed after {got} bytes)",
+            method=method,
+            path=path,
+        )
 
     @staticmethod
     def _storage_path(url: str) -> str:
@@ -488,17 +681,20 @@ class Client:
         send: Callable[[float], requests.Response],
         idempotent: bool,
         target: str,
+        deadline: float | None = None,
     ) -> requests.Response:
-        """Call ``send(timeout)`` until it succeeds, or the retry budget is spent."""
+        """Call ``send(timeout)`` until it succeeds, or the retry budget is spent (retries
+        stop at ``deadline``, default ``retry_deadline`` from now)."""
         start = time.monotonic()
+        budget = self.retry_deadline if deadline is None else deadline - start
         attempt = 0
         while True:
-            remaining = self.retry_deadline - (time.monotonic() - start)
+            remaining = budget - (time.monotonic() - start)
             timeout = max(0.05, min(self.timeout, remaining)) if idempotent else self.timeout
             failure: _Failure | None = None
             try:
                 response = send(timeout)
-            except APIError:
+            except (APIError, ResponseTooLarge):
                 raise
             except NetworkError as exc:
                 failure = exc
@@ -517,7 +713,7 @@ class Client:
             delay = random.uniform(0, min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (attempt - 1)))
             if isinstance(failure, RateLimitError) and failure.retry_after is not None:
                 delay = failure.retry_after
-            if attempt > self.max_retries or elapsed + delay >= self.retry_deadline:
+            if attempt > self.max_retries or elapsed + delay >= budget:
                 raise failure
             logger.info(
                 "%s %s failed (%s); retry %d/%d in %.2f s",

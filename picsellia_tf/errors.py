@@ -38,7 +38,17 @@ class NetworkError(PicselliaError):
 
 
 class RequestTimeout(NetworkError):
-    """The server did not answer within the timeout."""
+    """The server did not answer within the timeout, or took longer than the call's deadline
+    to send its whole answer."""
+
+
+class ResponseTooLarge(NetworkError):
+    """An answer or a download is larger than its bound (the declared size of the item, or the
+    client's cap): not retried, nothing of it kept."""
+
+
+class SizeMismatch(NetworkError):
+    """A download ended at another size than the one declared for the item."""
 
 
 class APIError(PicselliaError):

@@ -282,8 +282,8 @@ def test_malformed_answer_is_a_wire_error_naming_the_field(recorder, answer, cal
 def test_a_server_ignoring_the_range_is_not_paged_forever(recorder):
     item = {"id": "r", "external_url": "a.png"}
     recorder.script = lambda *a: json_reply(200, {str(i): item for i in range(3)})
-    with pytest.raises(WireError, match="asked for 2 items from 0, got 3"):
-        list(make_client(recorder.url).datasets.iter_raw_data("d", page_size=2))
+    with pytest.raises(WireError, match="GET /api/v1/raw_data/d: asked for 2 items from 0, got 3"):
+        list(make_client(recorder.url).datasets.iter_raw_data("d", page_size=2, total=9))
     assert len(recorder.requests) == 1
 
 

@@ -22,6 +22,11 @@ from picsellia_tf.data.synthetic import SyntheticImage, make_images, upload_proj
 from picsellia_tf.types import ImageAnnotation, RawData
 
 
+def copy(url, dest, item):
+    """A cache download that copies a local file (``url`` is its path)."""
+    shutil.copyfile(url, dest)
+
+
 @pytest.fixture
 def small_project(platform, tmp_path):
     images = make_images(tmp_path / "imgs", 6, width=32, height=24, fmt="png", seed=3)
@@ -194,7 +199,7 @@ def test_runs_sharing_a_cache_at_the_same_time_all_succeed(tmp_path):
         start.wait()
         try:
             store = cache.ImageCache(tmp_path / "cache")
-            results.append(list(store.fetch(items, shutil.copyfile, workers=4)))
+            results.append(list(store.fetch(items, copy, workers=4)))
         except BaseException as exc:
             failures.append(exc)
 
@@ -209,7 +214,7 @@ def test_runs_sharing_a_cache_at_the_same_time_all_succeed(tmp_path):
         assert len(outcomes) == 40
         assert [o.error for o in outcomes if o.error] == []
         assert all((o.width, o.height) == (5, 6) and os.path.isfile(o.path) for o in outcomes)
-    warm = list(cache.ImageCache(tmp_path / "cache").fetch(items, shutil.copyfile))
+    warm = list(cache.ImageCache(tmp_path / "cache").fetch(items, copy))
     assert all(o.error is None and not o.downloaded for o in warm)
     assert not list((tmp_path / "cache").rglob("*.tmp"))
 
@@ -233,7 +238,7 @@ def test_an_unreadable_cache_record_is_a_miss(tmp_path, meta):
     record.parent.mkdir(parents=True)
     record.write_text(meta)
     assert store.lookup(item) is None
-    outcome = store.ensure(item, shutil.copyfile)
+    outcome = store.ensure(item, copy)
     assert outcome.error is None and (outcome.width, outcome.height) == (4, 3)
     assert store.lookup(item) == cache.Outcome(item, outcome.path, 4, 3)
 

@@ -40,7 +40,7 @@ def test_fetch_reads_items_lazily_and_keeps_a_bounded_window(tmp_path):
             taken += 1
             yield item
 
-    def download(url, dest):
+    def download(url, dest, item):
         nonlocal running, peak
         with lock:
             running += 1
@@ -72,7 +72,7 @@ def test_closing_fetch_early_starts_nothing_more(tmp_path):
     items = _items(tmp_path / "src", 50)
     calls = []
 
-    def download(url, dest):
+    def download(url, dest, item):
         calls.append(url)
         time.sleep(0.01)
         shutil.copyfile(url, dest)
@@ -88,7 +88,7 @@ def test_closing_fetch_early_starts_nothing_more(tmp_path):
 def test_an_error_of_the_cache_itself_reaches_the_caller(tmp_path):
     items = _items(tmp_path / "src", 5)
 
-    def download(url, dest):
+    def download(url, dest, item):
         raise SystemExit("boom")  # not a failure of one file: it must not be swallowed
 
     try:

@@ -133,17 +133,19 @@ def check_page_size(value: Any) -> int:
     return int(value)
 
 
-def pages(fetch: Callable[[int, int], list[T]], size: int) -> Iterator[T]:
-    """Every item of a ranged route, ``size`` at a time, until a short or empty page."""
-    start = 0
-    while True:
-        page = fetch(start, start + size)
-        if len(page) > size:  # a server ignoring the range would be paged forever
-            raise WireError(f"answer: asked for {size} items from {start}, got {len(page)}")
-        yield from page
-        if len(page) < size:
-            return
-        start += size
+def pages(
+    fetch: Callable[[int, int], list[T]],
+    size: int,
+    *,
+    total: int | None = None,
+    route: str = "a ranged route",
+) -> Iterator[T]:
+    """Every item of a ranged route, ``size`` at a time, until a short or empty page, or the
+    ``total`` the server announced (nothing past it is asked for).
+
+    Raises :class:`WireError` naming ``route`` when a page holds more items than asked, or
+    repeats the page before it (a server ignoring the range would be paged forever)."""
+    yield from pages_concurrently(fetch, size, 1, total=total, route=route)
 
 
 def pages_concurrently(
@@ -151,51 +153,67 @@ def pages_concurrently(
     size: int,
     concurrency: int,
     total: int | None = None,
+    *,
+    route: str = "a ranged route",
 ) -> Iterator[T]:
-    """The items of :func:`pages`, in the same order, with up to ``concurrency`` pages
-    requested ahead of the reader (each in a daemon thread, so an abandoned or interrupted
-    listing never holds the process).
-
-    Ends, like :func:`pages`, at the first short or empty page, and raises the same
-    :class:`WireError` for a page longer than asked. ``total``, the number of items the
-    server announced, only avoids requests past it (past it, pages go one at a time).
-    """
-    if concurrency <= 1:
-        yield from pages(fetch, size)
-        return
-    ahead: deque[tuple[int, queue.SimpleQueue[tuple[bool, Any]]]] = deque()
+    """The items of :func:`pages`, in the same order and with the same bounds, with up to
+    ``concurrency`` pages requested ahead of the reader (each in a daemon thread, so an
+    abandoned or interrupted listing never holds the process)."""
+    ahead: deque[tuple[int, int, queue.SimpleQueue[tuple[bool, Any]]]] = deque()
     next_start = 0
 
     def launch() -> None:
         nonlocal next_start
-        start, next_start = next_start, next_start + size
+        start = next_start
+        stop = start + size if total is None else min(start + size, total)
+        next_start = stop
         box: queue.SimpleQueue[tuple[bool, Any]] = queue.SimpleQueue()
-
-        def run() -> None:
-            try:
-                box.put((True, fetch(start, start + size)))
-            except BaseException as exc:  # re-raised in the reader's thread
-                box.put((False, exc))
-
-        threading.Thread(target=run, name=f"picsellia-page-{start}", daemon=True).start()
-        ahead.append((start, box))
+        if concurrency <= 1:  # in the reader's thread
+            _run(box, fetch, start, stop)
+        else:
+            threading.Thread(
+                target=_run, args=(box, fetch, start, stop), name=f"picsellia-page-{start}",
+                daemon=True,
+            ).start()  # fmt: skip
+        ahead.append((start, stop, box))
 
     def top_up() -> None:
-        while len(ahead) < concurrency and (not ahead or total is None or next_start < total):
+        while len(ahead) < max(concurrency, 1) and (total is None or next_start < total):
             launch()
 
+    previous: list[T] | None = None
     top_up()
     while ahead:
-        start, box = ahead.popleft()
+        start, stop, box = ahead.popleft()
         ok, page = _take(box)
         if not ok:
             raise page
-        if len(page) > size:
-            raise WireError(f"answer: asked for {size} items from {start}, got {len(page)}")
+        if len(page) > stop - start:
+            raise WireError(
+                f"{route}: asked for {stop - start} items from {start}, got {len(page)}"
+            )
+        if page and page == previous:
+            raise WireError(
+                f"{route}: the items from {start} repeat the page before them (the server "
+                f"seems to ignore the range); stopped after {start} items"
+            )
         yield from page
-        if len(page) < size:
+        if len(page) < stop - start:
             return
+        previous = page
         top_up()
+
+
+def _run(
+    box: queue.SimpleQueue[tuple[bool, Any]],
+    fetch: Callable[[int, int], list[Any]],
+    start: int,
+    stop: int,
+) -> None:
+    try:
+        box.put((True, fetch(start, stop)))
+    except BaseException as exc:  # re-raised in the reader's thread
+        box.put((False, exc))
 
 
 def _take(box: queue.SimpleQueue[tuple[bool, Any]]) -> tuple[bool, Any]:

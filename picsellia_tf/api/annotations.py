@@ -31,15 +31,26 @@ class Annotations(Endpoints):
         return self._ranged(path, start, stop, wire.parse_image_annotation, "annotations")
 
     def iter(
-        self, project_id: str, page_size: int = 100, *, concurrency: int = 1
+        self,
+        project_id: str,
+        page_size: int = 100,
+        *,
+        concurrency: int = 1,
+        total: int | None = None,
     ) -> Iterator[ImageAnnotation]:
         """Every annotated image of a project, fetched ``page_size`` at a time, up to
-        ``concurrency`` pages at once (in order all the same)."""
+        ``concurrency`` pages at once (in order all the same), at most ``total`` when known.
+        Raises :class:`WireError` if the server repeats a page instead of honouring the
+        range."""
         size = check_page_size(page_size)
         ahead = check_concurrency(concurrency)
-        ident(project_id, "project_id")
+        path = route("/api/v1/annotations", ident(project_id, "project_id"))
         return pages_concurrently(
-            lambda start, stop: self.list(project_id, start, stop), size, ahead
+            lambda start, stop: self.list(project_id, start, stop),
+            size,
+            ahead,
+            total,
+            route=f"GET {path}",
         )
 
     def upload(self, project_id: str, annotations: Any, format: str = "picsellia") -> int:

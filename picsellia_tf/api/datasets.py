@@ -77,16 +77,20 @@ class Datasets(Endpoints):
         self, id: str, page_size: int = 100, *, concurrency: int = 1, total: int | None = None
     ) -> Iterator[RawData]:
         """Every file of a dataset, fetched ``page_size`` at a time, up to ``concurrency``
-        pages at once (in order all the same). ``total``, the dataset's announced size, saves
-        requests past the end."""
+        pages at once (in order all the same), up to ``total`` files (default: the
+        ``dataset_size`` the platform announces for the dataset, asked first; files added
+        after that are not listed). Raises :class:`WireError` if the server repeats a page
+        instead of honouring the range."""
         size = check_page_size(page_size)
         ahead = check_concurrency(concurrency)
-        ident(id, "id")
+        path = route("/api/v1/raw_data", ident(id, "id"))
+        if total is None:
+            total = self.get(id).size
 
         def fetch(start: int, stop: int) -> builtins.list[RawData]:
             return self.raw_data(id, start, stop)
 
-        return pages_concurrently(fetch, size, ahead, total)
+        return pages_concurrently(fetch, size, ahead, total, route=f"GET {path}")
 
     def delete_raw_data(
         self, id: str, *, raw_id: str | None = None, filename: str | None = None

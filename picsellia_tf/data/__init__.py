@@ -235,7 +235,7 @@ def load(
         for c in wanted:
             if c.key in keys:
                 keys.discard(c.key)
-                yield cache_mod.Item(c.key, c.url, c.checksum, c.filename, c.index)
+                yield cache_mod.Item(c.key, c.url, c.checksum, c.filename, c.index, c.size)
 
     # per file: where it is and its size (ImageCache.pack), or why it is not usable
     results: dict[str, int | tuple[str, int, int] | str] = {}
@@ -245,8 +245,8 @@ def load(
     )  # fmt: skip
     refresher = listing.UrlRefresher(client, dataset_id)
 
-    def download(url: str, dest: str) -> None:
-        client.download(url, dest)
+    def download(url: str, dest: str, item: cache_mod.Item) -> None:
+        client.download(url, dest, size=item.size, name=item.name)  # stops at the declared size
 
     downloaded = usable = 0
     outcomes = store.fetch(

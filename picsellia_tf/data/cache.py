@@ -39,8 +39,9 @@ from picsellia_tf.data.progress import Progress
 META_VERSION = 1
 """Bumped when normalisation changes, so that cached outcomes are redone."""
 
-Download = Callable[[str, str], object]
-"""``download(url, dest_path)``: fetch ``url`` into the file ``dest_path``."""
+Download = Callable[[str, str, "Item"], object]
+"""``download(url, dest_path, item)``: fetch ``url`` (the item's, or a refreshed one) into
+the file ``dest_path``."""
 
 Refresh = Callable[["Item", str, Exception], "str | None"]
 """``refresh(item, failed_url, error)``: a new URL for ``item`` after downloading
@@ -102,13 +103,15 @@ def write_json_atomic(path: str, data: dict[str, object]) -> None:
 
 @dataclass(frozen=True, slots=True)
 class Item:
-    """A file to have in the cache; ``index`` is where its URL came from (for a refresh)."""
+    """A file to have in the cache; ``index`` is where its URL came from (for a refresh),
+    ``size`` its size in bytes as the platform declared it."""
 
     key: str
     url: str
     checksum: str | None
     name: str
     index: int = 0
+    size: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -380,7 +383,7 @@ def _download(item: Item, dest: str, download: Download, refresh: Refresh | None
     url = item.url
     for attempt in range(REFRESHES + 1):
         try:
-            download(url, dest)
+            download(url, dest, item)
             return
         except Exception as exc:
             fresh = refresh(item, url, exc) if refresh and attempt < REFRESHES else None

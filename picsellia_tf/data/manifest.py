@@ -107,6 +107,7 @@ class Candidate:
     classes: tuple[int, ...] = ()
     key: str = ""
     index: int = 0
+    size: int | None = None
 
     @property
     def checksum(self) -> str | None:
@@ -256,7 +257,7 @@ def join(
         key = cache_key(row.url, row.checksum)
         classes = same.setdefault(classes, classes)  # one tuple object per label set
         result.candidates.append(
-            Candidate(row.id, row.filename, row.url, split, shapes, classes, key, index)
+            Candidate(row.id, row.filename, row.url, split, shapes, classes, key, index, row.size)
         )
     for image_id, (filename, *_) in by_id.items():
         result.skipped.append(Skipped(image_id, filename, "annotated image is not in the dataset"))

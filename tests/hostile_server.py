@@ -1,0 +1,158 @@
+"""Test helper: a loopback HTTP server that misbehaves on purpose, to test the client's bounds.
+
+Every behaviour is bounded in time and bytes, so the server stops by itself even when the
+client under test does not: an endless body ends after ``MAX_SECONDS`` or ``MAX_BYTES``.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+MAX_SECONDS = 30.0
+MAX_BYTES = 512 * 1024 * 1024
+CHUNK = b"\0" * 65536
+
+
+class HostileServer:
+    """Answers by path; records each request's path and headers in ``requests``.
+
+    - ``/storage/endless``: 200, no length, zero bytes streamed until the client hangs up.
+    - ``/storage/trickle``: 200 announcing 100 bytes, one sent every ``trickle_interval`` s.
+    - ``/storage/big-length``: 200 announcing ``Content-Length: 10**9``, then streaming.
+    - ``/storage/small?n=N``: 200 with exactly N bytes (length announced).
+    - ``/storage/redirect``: 302 to ``redirect_to`` + ``/storage/small?n=5``.
+    - ``/api/v1/dataset_info/<id>``: a dataset announcing ``dataset_size`` files.
+    - ``/api/v1/raw_data/<id>``: always a full page of new files, whatever the total.
+    - ``/api/v1/annotations/<id>``: always the same full page.
+    - ``/api/v1/trickle``: a JSON answer sent one byte every ``trickle_interval`` s.
+    - ``/api/v1/endless``: a JSON answer that never ends.
+    - ``/api/v1/redirect``: 302 to ``redirect_to`` + the same path.
+    - anything else: 200 ``{"ok": true}``.
+    """
+
+    def __init__(self, *, redirect_to: str = "", dataset_size: int = 250) -> None:
+        self.requests: list[dict[str, Any]] = []
+        self.redirect_to = redirect_to
+        self.dataset_size = dataset_size
+        self.trickle_interval = 0.5
+        self.sent = 0  # body bytes written, all requests
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                server.requests.append(
+                    {"path": self.path, "headers": dict(self.headers), "body": body}
+                )
+                try:
+                    server._answer(self, body)
+                except (BrokenPipeError, ConnectionResetError, TimeoutError):
+                    pass  # the client hung up: what it should do
+
+            do_POST = do_PUT = do_DELETE = do_GET
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def __enter__(self) -> HostileServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ behaviours
+
+    def _answer(self, h: BaseHTTPRequestHandler, body: bytes) -> None:
+        path, _, query = h.path.partition("?")
+        if path == "/storage/endless" or path == "/api/v1/endless":
+            self._head(h, 200, None)
+            self._stream(h)
+        elif path == "/storage/big-length":
+            self._head(h, 200, 10**9)
+            self._stream(h)
+        elif path in ("/storage/trickle", "/api/v1/trickle"):
+            payload = b'{"ok": true, "pad": "' + b"x" * 80 + b'"}' if "api" in path else b"x" * 100
+            self._head(h, 200, len(payload))
+            for i in range(len(payload)):
+                h.wfile.write(payload[i : i + 1])
+                h.wfile.flush()
+                self.sent += 1
+                time.sleep(self.trickle_interval)
+        elif path == "/storage/small":
+            n = int(query.split("=", 1)[1]) if query.startswith("n=") else 5
+            self._send(h, 200, b"y" * n, "application/octet-stream")
+        elif path.endswith("/redirect"):
+            target = "/storage/small?n=5" if path.startswith("/storage") else path
+            h.send_response(302)
+            h.send_header("Location", self.redirect_to + target)
+            h.send_header("Content-Length", "0")
+            h.end_headers()
+        elif path.startswith("/api/v1/dataset_info/"):
+            answer = {
+                "dataset_id": path.rsplit("/", 1)[1],
+                "dataset_name": "hostile",
+                "dataset_size": self.dataset_size,
+            }
+            self._send(h, 200, json.dumps(answer).encode(), "application/json")
+        elif path.startswith("/api/v1/raw_data/"):
+            start, stop = json.loads(body or b"{}").get("range", [0, 100])
+            page = {
+                str(i): {"id": f"raw-{i}", "external_url": f"f{i}.png", "url": self.url + "/x"}
+                for i in range(start, stop)
+            }
+            self._send(h, 200, json.dumps(page).encode(), "application/json")
+        elif path.startswith("/api/v1/annotations/"):
+            start, stop = json.loads(body or b"{}").get("range", [0, 100])
+            page = {
+                str(i): {"internal_picture_id": f"img-{i}", "annotations": []}
+                for i in range(stop - start)
+            }
+            self._send(h, 200, json.dumps(page).encode(), "application/json")
+        else:
+            self._send(h, 200, b'{"ok": true}', "application/json")
+
+    def _head(self, h: BaseHTTPRequestHandler, status: int, length: int | None) -> None:
+        h.send_response(status)
+        h.send_header("Content-Type", "application/octet-stream")
+        if length is None:
+            h.send_header("Connection", "close")
+        else:
+            h.send_header("Content-Length", str(length))
+        h.end_headers()
+        h.wfile.flush()
+
+    def _send(self, h: BaseHTTPRequestHandler, status: int, payload: bytes, kind: str) -> None:
+        h.send_response(status)
+        h.send_header("Content-Type", kind)
+        h.send_header("Content-Length", str(len(payload)))
+        h.end_headers()
+        h.wfile.write(payload)
+        self.sent += len(payload)
+
+    def _stream(self, h: BaseHTTPRequestHandler) -> None:
+        start = time.monotonic()
+        sent = 0
+        while time.monotonic() - start < MAX_SECONDS and sent < MAX_BYTES:
+            h.wfile.write(CHUNK)
+            sent += len(CHUNK)
+            self.sent += len(CHUNK)
+        h.close_connection = True
