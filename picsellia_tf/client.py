@@ -8,16 +8,20 @@ second session that never carries the token.
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import hashlib
+import heapq
 import json as jsonlib
 import logging
 import os
 import random
 import re
+import socket
 import tempfile
+import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -112,9 +116,134 @@ class _BearerAuth(requests.auth.AuthBase):
         return "<BearerAuth>"
 
 
+class _Watch:
+    """The connections one attempt takes from the pool; shut down if its deadline passes
+    before the answer's headers are in (a server trickling its status line and headers would
+    otherwise only meet the per-read timeout)."""
+
+    __slots__ = ("conns", "deadline", "done", "fired", "lock")
+
+    def __init__(self, deadline: float) -> None:
+        self.deadline = deadline
+        self.conns: list[Any] = []
+        self.done = self.fired = False
+        self.lock = threading.Lock()
+
+    def add(self, conn: Any) -> None:
+        with self.lock:
+            self.conns.append(conn)
+
+    def fire(self) -> None:
+        with self.lock:
+            if self.done:
+                return
+            self.fired = True
+            for conn in self.conns:
+                sock = getattr(conn, "sock", None)
+                if sock is not None:
+                    with contextlib.suppress(OSError):
+                        sock.shutdown(socket.SHUT_RDWR)
+
+    def finish(self) -> None:
+        with self.lock:
+            self.done = True
+            self.conns.clear()
+
+
+class _Watchdog:
+    """One daemon thread firing the :class:`_Watch` es whose deadline passed."""
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[float, int, _Watch]] = []
+        self._cond = threading.Condition()
+        self._count = 0
+        self._thread: threading.Thread | None = None
+
+    def watch(self, deadline: float) -> _Watch:
+        watch = _Watch(deadline)
+        with self._cond:
+            self._count += 1
+            heapq.heappush(self._heap, (deadline, self._count, watch))
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="picsellia-deadlines", daemon=True
+                )
+                self._thread.start()
+            self._cond.notify()
+        return watch
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while self._heap and self._heap[0][2].done:
+                    heapq.heappop(self._heap)
+                if not self._heap:
+                    self._cond.wait()
+                    continue
+                wait = self._heap[0][0] - time.monotonic()
+                if wait > 0:
+                    self._cond.wait(wait)
+                    continue
+                _, _, watch = heapq.heappop(self._heap)
+            watch.fire()
+
+
+_watchdog = _Watchdog()
+_attempt = threading.local()  # .watch: the _Watch of this thread's attempt under way
+
+
+@contextlib.contextmanager
+def _headers_by(deadline: float | None, method: str, path: str) -> Iterator[None]:
+    """Bound the sending of a request and the arrival of its answer's headers by
+    ``deadline`` (monotonic; None: only the per-read timeout)."""
+    if deadline is None:
+        yield
+        return
+    watch = _watchdog.watch(deadline)
+    previous = getattr(_attempt, "watch", None)
+    _attempt.watch = watch
+    try:
+        yield
+    except requests.exceptions.RequestException:
+        if watch.fired:
+            raise RequestTimeout(
+                f"{method} {path}: no answer within the call's deadline",
+                method=method,
+                path=path,
+            ) from None
+        raise
+    finally:
+        _attempt.watch = previous
+        watch.finish()
+
+
+class _WatchedPoolMixin:
+    def _get_conn(self, timeout: float | None = None) -> Any:
+        conn = super()._get_conn(timeout)  # type: ignore[misc]
+        watch = getattr(_attempt, "watch", None)
+        if watch is not None:
+            watch.add(conn)
+        return conn
+
+
+class _WatchedHTTPPool(_WatchedPoolMixin, urllib3.HTTPConnectionPool):
+    pass
+
+
+class _WatchedHTTPSPool(_WatchedPoolMixin, urllib3.HTTPSConnectionPool):
+    pass
+
+
 def _new_session(auth: requests.auth.AuthBase | None) -> requests.Session:
     session = requests.Session()
     adapter = HTTPAdapter(pool_connections=8, pool_maxsize=POOL_SIZE, max_retries=0)
+    pools = getattr(adapter.poolmanager, "pool_classes_by_scheme", None)
+    if isinstance(pools, dict):
+        adapter.poolmanager.pool_classes_by_scheme = {
+            **pools,
+            "http": _WatchedHTTPPool,
+            "https": _WatchedHTTPSPool,
+        }
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     session.headers["User-Agent"] = (
@@ -362,7 +491,9 @@ class Client:
                 if idempotent
                 else now + max(self.timeout, self.retry_deadline)
             )
-            response = self._send_api(method, url, path, data, parts, headers, timeout)
+            # an upload's body may take long to send: its headers wait by the per-read timeout
+            watched = None if parts is not None else deadline
+            response = self._send_api(method, url, path, data, parts, headers, timeout, watched)
             self._read_answer(response, method, path, deadline)
             return response
 
@@ -382,19 +513,21 @@ class Client:
         files: list[Any] | None,
         headers: dict[str, str],
         timeout: float,
+        deadline: float | None = None,
     ) -> requests.Response:
         """One attempt, following redirects only within the configured host."""
         for _ in range(MAX_REDIRECTS + 1):
-            response = self._session.request(
-                method,
-                url,
-                data=data,
-                files=files,
-                headers=headers,
-                timeout=timeout,
-                allow_redirects=False,
-                stream=True,
-            )
+            with _headers_by(deadline, method, path):
+                response = self._session.request(
+                    method,
+                    url,
+                    data=data,
+                    files=files,
+                    headers=headers,
+                    timeout=timeout,
+                    allow_redirects=False,
+                    stream=True,
+                )
             location = response.headers.get("Location")
             if response.status_code not in (301, 302, 303, 307, 308) or not location:
                 return response
@@ -444,7 +577,8 @@ class Client:
 
         def send(timeout: float) -> requests.Response:
             deadline = max(start + self.retry_deadline, time.monotonic() + self.timeout)
-            response = self._storage.get(url, timeout=timeout, stream=True)
+            with _headers_by(deadline, "GET", path):
+                response = self._storage.get(url, timeout=timeout, stream=True)
             self._read_answer(response, "GET", path, deadline, max_bytes)
             return response
 
@@ -518,7 +652,8 @@ class Client:
                     method="GET",
                     path=path,
                 )
-            response = self._storage.get(url, timeout=timeout, stream=True)
+            with _headers_by(deadline, "GET", path):
+                response = self._storage.get(url, timeout=timeout, stream=True)
             if response.status_code >= 300:
                 self._read_answer(response, "GET", path, deadline)
                 return response

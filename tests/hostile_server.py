@@ -29,6 +29,8 @@ class HostileServer:
     - ``/api/v1/raw_data/<id>``: always a full page of new files, whatever the total.
     - ``/api/v1/annotations/<id>``: always the same full page.
     - ``/api/v1/trickle``: a JSON answer sent one byte every ``trickle_interval`` s.
+    - ``/api/v1/slow-headers``, ``/storage/slow-headers``: the status line and headers
+      themselves sent one byte every ``trickle_interval`` s.
     - ``/api/v1/endless``: a JSON answer that never ends.
     - ``/api/v1/redirect``: 302 to ``redirect_to`` + the same path.
     - anything else: 200 ``{"ok": true}``.
@@ -97,6 +99,14 @@ class HostileServer:
                 h.wfile.flush()
                 self.sent += 1
                 time.sleep(self.trickle_interval)
+        elif path.endswith("/slow-headers"):
+            head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Pad: "
+            head += b"p" * 60 + b"\r\nContent-Length: 2\r\n\r\n{}"
+            for i in range(len(head)):
+                h.wfile.write(head[i : i + 1])
+                h.wfile.flush()
+                time.sleep(self.trickle_interval)
+            h.close_connection = True
         elif path == "/storage/small":
             n = int(query.split("=", 1)[1]) if query.startswith("n=") else 5
             self._send(h, 200, b"y" * n, "application/octet-stream")

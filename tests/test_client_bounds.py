@@ -137,6 +137,27 @@ def test_trickling_answer_ends_within_the_retry_deadline(hostile: HostileServer)
         client.with_options(retry_deadline=1.0).request("POST", "/api/v1/trickle", json={})
 
 
+def test_trickled_headers_end_within_the_deadline(hostile: HostileServer, cache: Path) -> None:
+    # each byte of the status line and headers within the per-read timeout, never all of them
+    client = _client(hostile, timeout=2.0, retry_deadline=3.0)
+    start = time.monotonic()
+    with pytest.raises(RequestTimeout, match="GET /api/v1/slow-headers: no answer"):
+        client.request("GET", "/api/v1/slow-headers")
+    assert time.monotonic() - start < 3 + SLACK
+    start = time.monotonic()
+    with pytest.raises(RequestTimeout):
+        client.storage_get(hostile.url + "/storage/slow-headers?sig=1")
+    assert time.monotonic() - start < 3 + SLACK
+    start = time.monotonic()
+    with pytest.raises(RequestTimeout):
+        _client(hostile, download_deadline=2.0).download(
+            hostile.url + "/storage/slow-headers", cache / "x"
+        )
+    assert time.monotonic() - start < 2 + SLACK
+    # the connections it shut down are not handed out again broken
+    assert client.request("GET", "/api/v1/anything") == {"ok": True}
+
+
 def test_endless_answer_is_bounded(hostile: HostileServer) -> None:
     client = _client(hostile)
     client.max_answer_bytes = 2 * 1024 * 1024
