@@ -42,14 +42,22 @@ def test_pages_come_in_order_with_a_bounded_number_in_flight():
     assert len(fetch.starts) <= 11 + 2  # past the short page: at most the requests in flight
 
 
-def test_an_announced_total_saves_requests_past_it():
+def test_listing_stops_at_the_announced_total():
     fetch = Pages(40)
     assert list(pages_concurrently(fetch, 10, 4, total=40)) == list(range(40))
-    assert sorted(fetch.starts) == [0, 10, 20, 30, 40]  # the last full page, then one more
+    assert sorted(fetch.starts) == [0, 10, 20, 30]  # nothing asked past the total
 
-    fetch = Pages(45)  # more than announced: still read to the end, one page at a time
-    assert list(pages_concurrently(fetch, 10, 4, total=20)) == list(range(45))
-    assert sorted(fetch.starts) == [0, 10, 20, 30, 40]
+    fetch = Pages(45)  # more than announced (added since): the announced ones
+    assert list(pages_concurrently(fetch, 10, 4, total=25)) == list(range(25))
+    assert sorted(fetch.starts) == [0, 10, 20]
+
+
+def test_a_repeated_page_is_a_wire_error_naming_the_route():
+    def same(start: int, stop: int) -> list[int]:
+        return list(range(stop - start))  # a server ignoring the range
+
+    with pytest.raises(WireError, match="GET /x: the items from 10 repeat the page before"):
+        list(pages_concurrently(same, 10, 3, route="GET /x"))
 
 
 def test_a_page_longer_than_asked_is_a_wire_error():
