@@ -6,25 +6,24 @@ posts to the platform. See the class docstring for tags and steps.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
-import numbers
 import os
 import time
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from picsellia_tf import _keras
-from picsellia_tf.errors import ValidationError
-from picsellia_tf.preview_sampler import (
-    DEFAULT_MAX_PREVIEWS,
-    PreviewRenderer,
-    PreviewSet,
-    collect,
-    predict,
+from picsellia_tf.callback_options import (
+    DeliveryOptions,
+    ExperimentTarget,
+    PreviewOptions,
+    build,
 )
+from picsellia_tf.preview_sampler import DEFAULT_MAX_PREVIEWS, PreviewRenderer, predict
 from picsellia_tf.sender import (
     DeliveryWarning,
     Sender,
@@ -49,6 +48,30 @@ log = logging.getLogger("picsellia_tf.callback")
 _keras_module = _keras.keras_module()
 _CallbackBase: type = _keras_module.callbacks.Callback
 _ScheduleType: type = _keras_module.optimizers.schedules.LearningRateSchedule
+
+_Hook = TypeVar("_Hook", bound=Callable[..., None])
+
+
+def _safe_hook(*, when_inactive: bool = False) -> Callable[[_Hook], _Hook]:
+    """A Keras hook that never raises into ``fit``: an exception becomes one warning (per fit)
+    naming the hook. Unless ``when_inactive``, the hook does nothing while the callback is
+    inactive (not the chief worker, setup failed, or the fit ended)."""
+
+    def wrap(hook: _Hook) -> _Hook:
+        where = hook.__name__
+
+        @functools.wraps(hook)
+        def run(self: PicselliaCallback, *args: Any, **kwargs: Any) -> None:
+            if not (when_inactive or self._active):
+                return
+            try:
+                hook(self, *args, **kwargs)
+            except Exception as exc:
+                self._hook_failed(where, exc)
+
+        return run  # type: ignore[return-value]
+
+    return wrap
 
 
 class PicselliaCallback(_CallbackBase):
@@ -135,93 +158,46 @@ class PicselliaCallback(_CallbackBase):
         score_threshold: float = 0.5,
     ) -> None:
         super().__init__()
-        if (training_id is None) != (network_id is None):
-            raise ValidationError(
-                "PicselliaCallback: give both training_id and network_id, or neither"
-            )
-        if training_id is None and not (project_id and model_name):
-            raise ValidationError(
-                "PicselliaCallback: name the experiment with training_id and network_id, "
-                "or give project_id and model_name to start a new version"
-            )
-        if training_id is not None and (
-            isinstance(training_id, bool)
-            or not isinstance(training_id, numbers.Integral)
-            or training_id < 1
-        ):
-            raise ValidationError(
-                f"PicselliaCallback: training_id: expected an int >= 1, got {training_id!r}"
-            )
-        if network_id is not None and (not isinstance(network_id, str) or not network_id):
-            raise ValidationError(
-                f"PicselliaCallback: network_id: expected a non-empty string, got {network_id!r}"
-            )
-        for name, text in (("project_id", project_id), ("model_name", model_name)):
-            if text is not None and (not isinstance(text, str) or not text.strip()):
-                raise ValidationError(
-                    f"PicselliaCallback: {name}: expected a non-empty string, got {text!r}"
-                )
-        if log_every_n_batches is not None and (
-            isinstance(log_every_n_batches, bool)
-            or not isinstance(log_every_n_batches, int)
-            or log_every_n_batches < 1
-        ):
-            raise ValidationError(
-                "PicselliaCallback: log_every_n_batches: expected an int >= 1 or None, "
-                f"got {log_every_n_batches!r}"
-            )
-        for name, seconds in (
-            ("flush_interval", flush_interval),
-            ("flush_timeout", flush_timeout),
-            ("flush_max_time", flush_max_time),
-        ):
-            if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds <= 0:
-                raise ValidationError(
-                    f"PicselliaCallback: {name}: expected seconds > 0, got {seconds!r}"
-                )
-        self._preview_set = _check_previews(
-            preview_data,
-            preview_every,
-            preview_task,
-            label_names,
-            max_previews,
-            decode_predictions,
-            bbox_format,
-            score_threshold,
+        self.target = build(
+            ExperimentTarget,
+            training_id=training_id,
+            network_id=network_id,
+            project_id=project_id,
+            model_name=model_name,
         )
-        self.preview_every = int(preview_every)
-        self.preview_task = preview_task
-        self.label_names = list(label_names) if label_names is not None else None
-        self.decode_predictions = decode_predictions
-        self.preview_options: dict[str, Any] = {
-            "bbox_format": bbox_format,
-            "score_threshold": float(score_threshold),
-        }
-        self.renderer: PreviewRenderer | None = None
-        self._last_epoch: int | None = None
-        self._previewed_epoch: int | None = None
-        self.offline = bool(offline) or os.environ.get("PICSELLIA_MODE", "").lower() == "offline"
-        if client is None and not self.offline:
-            from picsellia_tf.client import Client
-
-            client = Client()
-        self.client = client
-        self._training_id = int(training_id) if training_id is not None else None
-        self._network_id = network_id
-        self.project_id = project_id
-        self.model_name = model_name
-        self.log_every_n_batches = log_every_n_batches
-        self.flush_interval = float(flush_interval)
-        self.flush_timeout = float(flush_timeout)
-        self.flush_max_time = float(flush_max_time)
+        self.delivery = build(
+            DeliveryOptions,
+            log_every_n_batches=log_every_n_batches,
+            flush_interval=flush_interval,
+            flush_timeout=flush_timeout,
+            flush_max_time=flush_max_time,
+            offline=offline,
+            spool_dir=spool_dir,
+            tensorboard_logdir=tensorboard_logdir,
+        )
+        self.previews = build(
+            PreviewOptions,
+            preview_every=preview_every,
+            preview_task=preview_task,
+            label_names=label_names,
+            max_previews=max_previews,
+            decode_predictions=decode_predictions,
+            bbox_format=bbox_format,
+            score_threshold=score_threshold,
+        )
+        self._preview_set = build(self.previews.collect, preview_data=preview_data)
+        self.offline = self.delivery.offline
+        self.client = client if client is not None or self.offline else _default_client()
         self.spool_dir = Path(spool_dir) if spool_dir is not None else default_spool_dir()
-        self.tensorboard_logdir = tensorboard_logdir
         if log_every_n_batches is None:
             # Keras then sees the base class's no-op batch hook and skips batch dispatch.
             self.on_train_batch_end = super().on_train_batch_end  # type: ignore[method-assign]
+        self.renderer: PreviewRenderer | None = None
         self.spool: Spool | None = None
         self.sender: Sender | None = None
         self._active = False
+        self._last_epoch: int | None = None
+        self._previewed_epoch: int | None = None
         self._iter_base = 0
         self._batches_seen = 0
         self._warned: set[str] = set()  # per fit: each run warns about its own spool
@@ -231,12 +207,12 @@ class PicselliaCallback(_CallbackBase):
     @property
     def training_id(self) -> int | None:
         """The experiment version's ``training_id``; None until the version is started."""
-        return self.spool.meta.training_id if self.spool is not None else self._training_id
+        return self.spool.meta.training_id if self.spool is not None else self.target.training_id
 
     @property
     def network_id(self) -> str | None:
         """The experiment's ``network_id`` (model id); None until the version is started."""
-        return self.spool.meta.network_id if self.spool is not None else self._network_id
+        return self.spool.meta.network_id if self.spool is not None else self.target.network_id
 
     def __repr__(self) -> str:
         return (
@@ -272,11 +248,11 @@ class PicselliaCallback(_CallbackBase):
     # -- setup -------------------------------------------------------------------------------
 
     def _make_tailer(self) -> Tailer | None:
-        if self.tensorboard_logdir is None:
+        if self.delivery.tensorboard_logdir is None:
             return None
         from picsellia_tf import tfevents
 
-        return tfevents.LogdirTailer(self.tensorboard_logdir)
+        return tfevents.LogdirTailer(self.delivery.tensorboard_logdir)
 
     def _close_sender(self, idle_timeout: float, max_time: float) -> bool:
         """Close the run's sender (final flush) and its client; True if all was delivered."""
@@ -290,18 +266,20 @@ class PicselliaCallback(_CallbackBase):
                 sender.client.close()
 
     def _setup(self) -> None:
+        """Open the run's spool and start its sender; the callback is active once done."""
+        self._active = False
         self._close_sender(idle_timeout=0.5, max_time=1.0)  # a fit that ended without on_train_end
         self.sender = None
         self._warned.clear()
         self._queued_warnings.clear()
-        self._active = _keras.is_chief(self.model)
-        if not self._active:
+        if not _keras.is_chief(self.model):
             log.info("PicselliaCallback: not the chief worker; this worker logs nothing")
             return
+        target = self.target
         meta = RunMeta(
             host=getattr(self.client, "host", None),
-            project_id=self.project_id,
-            model_name=self.model_name,
+            project_id=target.project_id,
+            model_name=target.model_name,
             training_id=self.training_id,  # a version started by an earlier fit is continued
             network_id=self.network_id,
         )
@@ -311,7 +289,7 @@ class PicselliaCallback(_CallbackBase):
         self._dropped_before = self.spool.dropped
         try:
             tailer = self._make_tailer()
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             tailer = None
             self._warn_once("tailer", f"PicselliaCallback: cannot read tensorboard_logdir: {exc}")
         sender_client = (
@@ -320,22 +298,24 @@ class PicselliaCallback(_CallbackBase):
         self.sender = Sender(
             self.spool,
             sender_client,
-            flush_interval=self.flush_interval,
+            flush_interval=self.delivery.flush_interval,
             tailer=tailer,
             warn=self._queue_warning,
         )
         self.sender.start()
         if self._preview_set is not None:
+            options = self.previews
             self.renderer = PreviewRenderer(
                 self._preview_set,
-                task=self.preview_task,
-                label_names=self.label_names,
-                decode_predictions=self.decode_predictions,
-                render_options=self.preview_options,
+                task=options.preview_task,
+                label_names=options.label_names,
+                decode_predictions=options.decode_predictions,
+                render_options=options.render_options,
                 client=sender_client,
-                project_id=self.project_id,
+                project_id=target.project_id,
                 warn=self._queue_warning,
             )
+        self._active = True
 
     def _preview(self, epoch: int) -> None:
         """Predict the preview images now; render and send them on the sender thread."""
@@ -383,158 +363,104 @@ class PicselliaCallback(_CallbackBase):
             "there while the platform takes them, and written out when the disk allows",
         )
 
-    # -- Keras hooks -------------------------------------------------------------------------
+    # -- Keras hooks: each through _safe_hook, so that none ever raises into fit -------------
 
+    @_safe_hook(when_inactive=True)
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
-        try:
-            self._setup()
-        except Exception as exc:  # noqa: BLE001
-            self._active = False
-            self._hook_failed("on_train_begin", exc)
+        self._setup()
 
+    @_safe_hook()
     def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-        if not self._active:
-            return
-        try:
-            self._emit_queued()
-            iterations = _keras.read_iterations(self.model)
-            self._iter_base = iterations if iterations is not None else self._batches_seen
-        except Exception as exc:  # noqa: BLE001
-            self._hook_failed("on_epoch_begin", exc)
+        self._emit_queued()
+        iterations = _keras.read_iterations(self.model)
+        self._iter_base = iterations if iterations is not None else self._batches_seen
 
+    @_safe_hook()
     def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
-        if not self._active or self.log_every_n_batches is None:
+        every = self.delivery.log_every_n_batches
+        if every is None:
             return
-        try:
-            step = self._iter_base + batch + 1
-            self._batches_seen = step
-            if step % self.log_every_n_batches or not logs:
-                return
-            self._write([("batch/" + name, step, value) for name, value in logs.items()])
-        except Exception as exc:  # noqa: BLE001
-            self._hook_failed("on_train_batch_end", exc)
+        step = self._iter_base + batch + 1
+        self._batches_seen = step
+        if step % every or not logs:
+            return
+        self._write([("batch/" + name, step, value) for name, value in logs.items()])
 
+    @_safe_hook()
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-        if not self._active:
-            return
+        epoch = int(epoch)
+        self._last_epoch = epoch
         try:
             self._emit_queued()
-            logs = dict(logs or {})
-            self._write([(name, int(epoch), value) for name, value in logs.items()])
-        except Exception as exc:  # noqa: BLE001
-            self._hook_failed("on_epoch_end", exc)
-        self._last_epoch = int(epoch)
-        if self.renderer is not None and (epoch + 1) % self.preview_every == 0:
-            self._preview(int(epoch))
-        if logs is not None and "learning_rate" in logs:
+            self._write([(name, epoch, value) for name, value in (logs or {}).items()])
+        finally:  # a failed write leaves the previews and the learning rate to do
+            if self.renderer is not None and (epoch + 1) % self.previews.preview_every == 0:
+                self._preview(epoch)
+            if logs is None or "learning_rate" not in logs:
+                self._write_learning_rate(epoch)
+
+    @_safe_hook()
+    def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
+        self._active = False
+        self._emit_queued()
+        sender, spool = self.sender, self.spool
+        if sender is None or spool is None:
             return
+        last = self._last_epoch
+        if self.renderer is not None and last is not None and self._previewed_epoch != last:
+            self._preview(last)
+        delivered = self._close_sender(self.delivery.flush_timeout, self.delivery.flush_max_time)
+        self._emit_queued()
+        self._report_end(sender, spool, delivered)
+
+    # -- end of fit --------------------------------------------------------------------------
+
+    def _write_learning_rate(self, epoch: int) -> None:
         try:
             lr = _keras.current_learning_rate(self.model, _ScheduleType)
-            if lr is not None and math.isfinite(lr):
-                self._write([("learning_rate", int(epoch), lr)])
-        except Exception as exc:  # noqa: BLE001 -- an exotic optimizer: no learning_rate series
+        except Exception as exc:  # an exotic optimizer: no learning_rate series
             self._warn_once("lr", f"PicselliaCallback: cannot read the learning rate ({exc})")
-
-    def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
-        if not self._active:
             return
-        self._active = False
-        try:
-            self._emit_queued()
-            sender, spool = self.sender, self.spool
-            if sender is None or spool is None:
-                return
-            last = self._last_epoch
-            if self.renderer is not None and last is not None and self._previewed_epoch != last:
-                self._preview(last)
-            delivered = self._close_sender(self.flush_timeout, self.flush_max_time)
-            self._emit_queued()
-            lost = spool.dropped - self._dropped_before
-            if lost:
-                self._warn_once(
-                    "dropped",
-                    f"PicselliaCallback: {lost} points were lost: the spool's disk refused "
-                    f"writes ({spool.disk_error or 'disk full'}) while the platform could not "
-                    f"take them (at most {spool.memory_limit / (1 << 20):g} MiB of points wait "
-                    f"in memory). The count is recorded in {spool.path / DROPPED_FILE}; what "
-                    f"was kept is sent with: {sync_hint(spool)}",
-                )
-            elif delivered:
-                log.info("PicselliaCallback: %d points and previews delivered", sender.sent)
-            elif self.offline:
-                log.info(
-                    "PicselliaCallback: offline run spooled in %s; send it with: %s",
-                    spool.path,
-                    sync_hint(spool),
-                )
-            elif sender.disabled_by is None and not sender.only_stopped_left():
-                # (else the sender already warned, naming sync or the stopped channel)
-                reason = f" ({sender.last_error})" if sender.last_error else ""
-                what = (
-                    "some points could not be sent to the platform"
-                    if spool.meta.has_experiment
-                    else f"could not start an experiment version of {self.model_name!r} in "
-                    f"project {self.project_id!r}"
-                )
-                self._warn_once(
-                    "unsent",
-                    f"PicselliaCallback: {what}{reason}; what was not sent is kept in "
-                    f"{spool.path}. Send it with: {sync_hint(spool)}",
-                )
-        except Exception as exc:  # noqa: BLE001
-            self._hook_failed("on_train_end", exc)
+        if lr is not None and math.isfinite(lr):
+            self._write([("learning_rate", epoch, lr)])
+
+    def _report_end(self, sender: Sender, spool: Spool, delivered: bool) -> None:
+        """The end-of-fit warning (points lost, or left unsent), or a log line."""
+        lost = spool.dropped - self._dropped_before
+        if lost:
+            self._warn_once(
+                "dropped",
+                f"PicselliaCallback: {lost} points were lost: the spool's disk refused "
+                f"writes ({spool.disk_error or 'disk full'}) while the platform could not "
+                f"take them (at most {spool.memory_limit / (1 << 20):g} MiB of points wait "
+                f"in memory). The count is recorded in {spool.path / DROPPED_FILE}; what "
+                f"was kept is sent with: {sync_hint(spool)}",
+            )
+        elif delivered:
+            log.info("PicselliaCallback: %d points and previews delivered", sender.sent)
+        elif self.offline:
+            log.info(
+                "PicselliaCallback: offline run spooled in %s; send it with: %s",
+                spool.path,
+                sync_hint(spool),
+            )
+        elif sender.disabled_by is None and not sender.only_stopped_left():
+            # (else the sender already warned, naming sync or the stopped channel)
+            reason = f" ({sender.last_error})" if sender.last_error else ""
+            what = (
+                "some points could not be sent to the platform"
+                if spool.meta.has_experiment
+                else f"could not start an experiment version of {self.target.model_name!r} "
+                f"in project {self.target.project_id!r}"
+            )
+            self._warn_once(
+                "unsent",
+                f"PicselliaCallback: {what}{reason}; what was not sent is kept in "
+                f"{spool.path}. Send it with: {sync_hint(spool)}",
+            )
 
 
-def _check_previews(
-    preview_data: Any,
-    every: Any,
-    task: Any,
-    label_names: Any,
-    max_previews: Any,
-    decode_predictions: Any,
-    bbox_format: Any,
-    score_threshold: Any,
-) -> PreviewSet | None:
-    """The preview images, after checking every preview argument."""
-    from picsellia_tf.previews import TASKS, bbox_format_name
+def _default_client() -> Client:
+    from picsellia_tf.client import Client
 
-    def positive(name: str, value: Any) -> None:
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValidationError(f"PicselliaCallback: {name}: expected an int >= 1, got {value!r}")
-
-    positive("preview_every", every)
-    positive("max_previews", max_previews)
-    if task is not None and task not in TASKS:
-        raise ValidationError(
-            f"PicselliaCallback: preview_task: expected one of {', '.join(TASKS)} or None, "
-            f"got {task!r}"
-        )
-    if label_names is not None and (
-        isinstance(label_names, str)
-        or not isinstance(label_names, Sequence)
-        or not all(isinstance(n, str) for n in label_names)
-    ):
-        raise ValidationError(
-            f"PicselliaCallback: label_names: expected a list of strings, got {label_names!r}"
-        )
-    if decode_predictions is not None and not callable(decode_predictions):
-        raise ValidationError(
-            "PicselliaCallback: decode_predictions: expected a callable, got "
-            f"{type(decode_predictions).__name__}"
-        )
-    bbox_format_name(bbox_format, "PicselliaCallback: bbox_format")
-    if (
-        isinstance(score_threshold, bool)
-        or not isinstance(score_threshold, int | float)
-        or not 0 <= score_threshold <= 1
-    ):
-        raise ValidationError(
-            "PicselliaCallback: score_threshold: expected a number in [0, 1], "
-            f"got {score_threshold!r}"
-        )
-    if preview_data is None:
-        return None
-    try:
-        return collect(preview_data, max_previews)
-    except ValidationError as exc:
-        raise ValidationError(f"PicselliaCallback: {exc}") from None
+    return Client()

@@ -452,7 +452,7 @@ def test_repr_hides_the_token(client: Client, tmp_path: Path) -> None:
     assert "n" in repr(cb)
     assert client._token.reveal() not in repr(cb)
     assert isinstance(cb, keras.callbacks.Callback)
-    assert np.isfinite(cb.flush_timeout)
+    assert np.isfinite(cb.delivery.flush_timeout)
 
 
 def test_tensorboard_logdir_scalars_are_streamed_too(client: Client, tmp_path: Path) -> None:
