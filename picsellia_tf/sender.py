@@ -503,10 +503,6 @@ class Sender:
             atexit.register(_flush_at_exit)
             _atexit_registered = True
 
-    def wake(self) -> None:
-        """Ask for a delivery pass now rather than at the next interval."""
-        self._wake.set()
-
     def submit(self, job: Callable[[Spool], None]) -> None:
         """Run ``job(spool)`` on the sender thread at its next pass, before delivering.
 
@@ -545,7 +541,8 @@ class Sender:
                 self._run_jobs()
                 self._poll_tailer()
                 wait = self._deliver()
-            except BaseException as exc:  # noqa: BLE001 -- the thread must never die silently
+            except Exception as exc:  # noqa: BLE001 -- an error never ends the thread
+                # (SystemExit and KeyboardInterrupt do end it: flush and close see it ended)
                 self.last_error = exc
                 wait = self.flush_interval
             with self._cond:

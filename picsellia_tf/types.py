@@ -7,11 +7,7 @@ wire's field names (and typos such as ``date_joigned``) onto these.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
-
-ProjectType = Literal["classification", "detection", "segmentation"]
-Tool = Literal["rectangle", "polygon", "line", "point"]
-Role = Literal["labeler", "reviewer", "manager", "admin"]
+from typing import Any
 
 PROJECT_TYPES: tuple[str, ...] = ("classification", "detection", "segmentation")
 TOOLS: tuple[str, ...] = ("rectangle", "polygon", "line", "point")

@@ -241,6 +241,36 @@ def test_offline_sender_only_spools(tmp_path: Path) -> None:
     assert [p.step for p in Spool.open(spool.path).iter_points()] == [0, 1, 2]
 
 
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")  # that exit
+def test_a_system_exit_on_the_sender_thread_ends_it(tmp_path: Path) -> None:
+    # An error never ends the sender's thread; SystemExit (and KeyboardInterrupt) are not
+    # swallowed: the thread ends, and close() sees it ended rather than waiting for a pass.
+    spool = Spool.create(tmp_path, RunMeta(training_id=1, network_id="n"))
+    sender = Sender(spool, None, flush_interval=0.05)
+    sender.start()
+    ran: list[str] = []
+
+    def fails(_: Spool) -> None:
+        ran.append("error")
+        raise ValueError("a job's own error")
+
+    def leaves(_: Spool) -> None:
+        ran.append("exit")
+        raise SystemExit(3)
+
+    sender.submit(fails)
+    sender.submit(leaves)
+    thread = sender._thread
+    assert thread is not None
+    thread.join(timeout=10)
+    assert not thread.is_alive() and ran == ["error", "exit"]
+    assert isinstance(sender.last_error, ValueError)  # the job's error was kept, not raised
+    spool.append(_points(2))
+    # (were it waiting for a pass, it would outlast the module's 60 s timeout)
+    assert sender.close(idle_timeout=120, max_time=120) is False
+    assert [p.step for p in Spool.open(spool.path).iter_points()] == [0, 1]
+
+
 def _run_child(code: str, platform: Any, timeout: float) -> subprocess.CompletedProcess[str]:
     env = {"PICSELLIA_TOKEN": platform.token, "PATH": "/usr/bin:/bin", "HOME": str(Path.home())}
     if "PYTHONPATH" in os.environ:
