@@ -256,3 +256,115 @@ def test_a_checksum_that_is_no_sha256_is_reported_never_made_a_path():
     assert cache.cache_key("http://x/b.png", good.upper()) == "sha256-" + good
     with pytest.raises(ValueError, match="checksum: expected a sha256 hex digest"):
         cache.cache_key("http://x/a.png", "/../../../tmp/evil")
+
+
+def _age_folders(root, seconds=60.0):
+    """Date the cache's folders ``seconds`` back (as if the cold load ran a while ago)."""
+    old = time.time() - seconds
+    for folder in (root / "raw").glob("*"), (root / "img").glob("*"):
+        for path in folder:
+            os.utime(path, (old, old))
+
+
+def test_a_warm_load_reads_the_index_not_a_record_per_image(small_project, tmp_path):
+    platform, pid, did, _ = small_project
+    cache = tmp_path / "cache"
+    ds, info = _load(platform, pid, did, cache)
+    first = [e[0].numpy() for e in ds]
+    _age_folders(cache)
+    _load(platform, pid, did, cache)  # the folders are stamped now
+    [index] = (cache / "index").glob("*.idx")
+    shutil.rmtree(cache / "meta")
+    ds, info = _load(platform, pid, did, cache)
+    assert info.downloaded == 0 and info.num_examples == 6 and not info.skipped
+    assert not (cache / "meta").exists()  # nothing was looked up or normalised again
+    for a, b in zip(first, (e[0].numpy() for e in ds), strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert [p.name for p in (cache / "index").glob("*.idx")] == [index.name]
+
+
+def test_a_file_removed_from_the_cache_is_fetched_again_despite_the_index(small_project, tmp_path):
+    platform, pid, did, _ = small_project
+    cache = tmp_path / "cache"
+    _load(platform, pid, did, cache)
+    _age_folders(cache)
+    _load(platform, pid, did, cache)
+    [gone] = list((cache / "raw").rglob("sha256-*"))[:1]
+    gone.unlink()  # its folder's time changes: the index no longer vouches for it
+    ds, info = _load(platform, pid, did, cache)
+    assert info.downloaded == 1 and info.num_examples == 6 and gone.is_file()
+    assert len([e for e in ds]) == 6
+
+
+@pytest.mark.parametrize("damage", ["truncate", "garbage", "version"])
+def test_a_damaged_index_is_ignored_and_written_again(small_project, tmp_path, damage):
+    platform, pid, did, _ = small_project
+    cache = tmp_path / "cache"
+    _load(platform, pid, did, cache)
+    _age_folders(cache)
+    _load(platform, pid, did, cache)
+    [index] = (cache / "index").glob("*.idx")
+    data = bytearray(index.read_bytes())
+    if damage == "truncate":
+        data = data[:-7]
+    elif damage == "garbage":
+        data[-5000:] = os.urandom(5000)[: len(data[-5000:])]
+    else:
+        data[8] += 1  # another META_VERSION
+    index.write_bytes(bytes(data))
+    shutil.rmtree(cache / "meta")
+    ds, info = _load(platform, pid, did, cache)
+    assert info.num_examples == 6 and not info.skipped and info.downloaded == 0
+    assert len([e for e in ds]) == 6
+    if damage != "garbage":  # garbage in the entries' digests only: those keys are missed
+        assert (cache / "meta").exists()  # looked up image by image
+    assert index.read_bytes() != bytes(data)
+
+
+def test_cache_index_trusts_an_entry_only_while_its_folder_is_unchanged(tmp_path):
+    from picsellia_tf.data.cache_index import CacheIndex
+
+    store = cache.ImageCache(tmp_path / "cache")
+    items = []
+    for i in range(3):
+        path = tmp_path / f"s{i}.png"
+        Image.fromarray(np.full((4, 5, 3), i, np.uint8)).save(path)
+        checksum = hashlib.sha256(path.read_bytes()).hexdigest()
+        items.append(cache.Item(cache.cache_key(str(path), checksum), str(path), checksum, ""))
+    outcomes = [store.ensure(item, shutil.copyfile) for item in items]
+
+    def save() -> CacheIndex:
+        index = CacheIndex(store, "t")
+        for o in outcomes:
+            index.record(o.item.key, store.pack(o))
+        index.save()
+        return CacheIndex(store, "t")
+
+    # just written: a change in the same clock tick would not show, so nothing is vouched for
+    assert [save().get(o.item.key) for o in outcomes] == [None] * 3
+    _age_folders(store_root := tmp_path / "cache")
+    index = save()
+    assert [index.get(o.item.key) for o in outcomes] == [store.pack(o) for o in outcomes]
+    assert index.get(cache.cache_key("http://x/other.png", None)) is None
+    # out of order too
+    index = CacheIndex(store, "t")
+    assert [index.get(o.item.key) for o in reversed(outcomes)] == [
+        store.pack(o) for o in reversed(outcomes)
+    ]
+    # a file added beside the first one: its folder changed, the others did not
+    first = outcomes[0].path
+    assert first is not None
+    with open(os.path.join(os.path.dirname(first), "other"), "w"):
+        pass
+    index = CacheIndex(store, "t")
+    got = [index.get(o.item.key) for o in outcomes]
+    assert got[0] is None
+    shared = [os.path.dirname(o.path or "") == os.path.dirname(first) for o in outcomes]
+    assert got == [
+        None if same else store.pack(o) for o, same in zip(outcomes, shared, strict=True)
+    ]
+    assert store_root.is_dir()
+    # a lookup through fetch gives the same outcomes, with or without the index
+    assert sorted(o.path or "" for o in store.fetch(items, shutil.copyfile, index=index)) == sorted(
+        o.path or "" for o in outcomes
+    )

@@ -28,6 +28,7 @@ sequence of epochs is the same for a seed). Images are cached on disk (see
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import warnings
@@ -184,7 +185,7 @@ def load(
     fetching images.
     """
     from picsellia_tf.data import cache as cache_mod
-    from picsellia_tf.data import listing, manifest, masks
+    from picsellia_tf.data import cache_index, listing, manifest, masks
     from picsellia_tf.data.progress import Progress
 
     _check_args(
@@ -228,6 +229,7 @@ def load(
     joined.candidates = []  # the candidates kept are in wanted
 
     store = cache_mod.ImageCache(cache_dir)
+    index = cache_index.CacheIndex(store, _index_name(project_id, dataset_id, split))
     keys = {c.key for c in wanted}  # identical images: one file
     total = len(keys)
 
@@ -250,7 +252,12 @@ def load(
 
     downloaded = usable = 0
     outcomes = store.fetch(
-        files(), download, workers=download_workers, progress=meter, refresh=refresher.refresh
+        files(),
+        download,
+        workers=download_workers,
+        progress=meter,
+        refresh=refresher.refresh,
+        index=index,
     )
     try:
         for outcome in outcomes:
@@ -283,6 +290,12 @@ def load(
         if isinstance(result, str):
             skipped.append(Skipped(c.image_id, c.filename, result))
             continue
+        if isinstance(result, int):
+            if result >= 0:  # the first image of this file: into the index, marked done
+                index.record(c.key, result)
+                results[c.key] = ~result
+            else:
+                result = ~result
         path, width, height = store.unpack(c.key, result)
         example, dropped = manifest.finalize(c, path, width, height, task=task, max_boxes=max_boxes)
         report(dropped)
@@ -292,6 +305,7 @@ def load(
                 masks.cached_mask(store.masks_dir, c.key, example.shapes, width, height)
             )
     results.clear()
+    index.save()
 
     static_size: tuple[int, int] | None = None
     if size is None:
@@ -357,6 +371,13 @@ def _label_counts(
         else:
             counts[e.split].update(g.label for g in e.shapes)
     return {s: {name: counts[s][i] for i, name in enumerate(label_names)} for s in splits}
+
+
+def _index_name(project_id: str, dataset_id: str, split: str | None) -> str:
+    """The cache index of one listing (see :mod:`picsellia_tf.data.cache_index`); ids are
+    UUIDs, and the index is only a shortcut: no host (a local platform's port changes)."""
+    what = "\0".join((project_id, dataset_id, split or ""))
+    return hashlib.sha256(what.encode()).hexdigest()[:32]
 
 
 def _interrupted(cached: int, total: int, directory: str) -> str:
