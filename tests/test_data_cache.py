@@ -331,7 +331,7 @@ def test_cache_index_trusts_an_entry_only_while_its_folder_is_unchanged(tmp_path
         Image.fromarray(np.full((4, 5, 3), i, np.uint8)).save(path)
         checksum = hashlib.sha256(path.read_bytes()).hexdigest()
         items.append(cache.Item(cache.cache_key(str(path), checksum), str(path), checksum, ""))
-    outcomes = [store.ensure(item, shutil.copyfile) for item in items]
+    outcomes = [store.ensure(item, copy) for item in items]
 
     def save() -> CacheIndex:
         index = CacheIndex(store, "t")
@@ -365,6 +365,6 @@ def test_cache_index_trusts_an_entry_only_while_its_folder_is_unchanged(tmp_path
     ]
     assert store_root.is_dir()
     # a lookup through fetch gives the same outcomes, with or without the index
-    assert sorted(o.path or "" for o in store.fetch(items, shutil.copyfile, index=index)) == sorted(
+    assert sorted(o.path or "" for o in store.fetch(items, copy, index=index)) == sorted(
         o.path or "" for o in outcomes
     )
