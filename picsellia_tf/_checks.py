@@ -15,6 +15,7 @@ from typing import Any
 from picsellia_tf.errors import ValidationError
 
 __all__ = [
+    "InvalidArgument",
     "check_callable",
     "check_choice",
     "check_flag",
@@ -29,9 +30,20 @@ __all__ = [
 ]
 
 
-def invalid(arg: str, problem: str) -> ValidationError:
+class InvalidArgument(ValidationError):
+    """A :class:`ValidationError` that keeps the argument's name (``arg``) and what is wrong
+    with it (``problem``) apart, for an interface that names arguments its own way (the CLI
+    names the field of a spec file)."""
+
+    def __init__(self, arg: str, problem: str):
+        super().__init__(f"{arg}: {problem}")
+        self.arg = arg
+        self.problem = problem
+
+
+def invalid(arg: str, problem: str) -> InvalidArgument:
     """The error for argument ``arg``: ``"<arg>: <problem>"``."""
-    return ValidationError(f"{arg}: {problem}")
+    return InvalidArgument(arg, problem)
 
 
 def check_int(

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from picsellia_tf import _keras
+from picsellia_tf._limits import MAX_TAG_LENGTH
 from picsellia_tf.callback_options import (
     DeliveryOptions,
     ExperimentTarget,
@@ -33,7 +34,6 @@ from picsellia_tf.sender import (
 )
 from picsellia_tf.spool import (
     DROPPED_FILE,
-    MAX_TAG_LENGTH,
     RunMeta,
     Spool,
     default_spool_dir,

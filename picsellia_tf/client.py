@@ -30,6 +30,7 @@ import requests
 import urllib3
 from requests.adapters import HTTPAdapter
 
+from picsellia_tf._checks import check_int, check_number
 from picsellia_tf._version import __version__
 from picsellia_tf.errors import (
     APIError,
@@ -351,20 +352,11 @@ class Client:
             ("retry_deadline", retry_deadline),
             ("download_deadline", download_deadline),
         ):
-            if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-                raise ValidationError(f"{name}: expected a number of seconds >= 0, got {value!r}")
+            check_number(value, name, low=0, unit="a number of seconds")
         if timeout <= 0:
             raise ValidationError(f"timeout: must be > 0 seconds, got {timeout!r}")
-        if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
-            raise ValidationError(f"max_retries: expected an int >= 0, got {max_retries!r}")
-        if (
-            isinstance(max_download_bytes, bool)
-            or not isinstance(max_download_bytes, int)
-            or max_download_bytes < 1
-        ):
-            raise ValidationError(
-                f"max_download_bytes: expected an int >= 1, got {max_download_bytes!r}"
-            )
+        max_retries = check_int(max_retries, "max_retries", low=0)
+        max_download_bytes = check_int(max_download_bytes, "max_download_bytes", low=1)
         self.timeout = float(timeout)
         self.max_retries = max_retries
         self.retry_deadline = float(retry_deadline)
@@ -631,11 +623,8 @@ class Client:
         path = self._storage_path(url)
         if sha256 is not None and not _SHA256.fullmatch(str(sha256)):
             raise ValidationError(f"sha256: expected 64 hex digits, got {sha256!r}")
-        for arg, value in (("size", size), ("max_bytes", max_bytes)):
-            if value is not None and (
-                isinstance(value, bool) or not isinstance(value, int) or value < 0
-            ):
-                raise ValidationError(f"{arg}: expected an int >= 0, got {value!r}")
+        size = check_int(size, "size", low=0, or_none=True)
+        max_bytes = check_int(max_bytes, "max_bytes", low=0, or_none=True)
         what = name if name is not None else path
         limit = size if size is not None else (max_bytes or self.max_download_bytes)
         dest = Path(dest_path)

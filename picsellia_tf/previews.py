@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import io
 import math
-import numbers
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -48,6 +47,7 @@ from typing import Any, Literal
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from picsellia_tf._checks import check_int, check_number
 from picsellia_tf._colors import label_color
 from picsellia_tf.errors import ValidationError
 
@@ -657,11 +657,6 @@ def _compose(panels: list[_Panel], style: _Style, title: str | None) -> Image.Im
     return out
 
 
-def _check_int(name: str, value: Any, low: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
-        raise ValidationError(f"{name}: expected an int >= {low}, got {value!r}")
-
-
 def _check_options(
     task: str,
     label_names: Any,
@@ -681,10 +676,9 @@ def _check_options(
             f"label_names: expected a list of names, got {type(label_names).__name__}"
         )
     fmt = bbox_format_name(bbox_format)
-    if isinstance(score_threshold, bool) or not isinstance(score_threshold, numbers.Real):
-        raise ValidationError(f"score_threshold: expected a number, got {score_threshold!r}")
+    check_number(score_threshold, "score_threshold")
     for key, low in (("top_k", 1), ("max_boxes", 0), ("min_size", 1), ("max_size", 1)):
-        _check_int(key, counts[key], low)
+        check_int(counts[key], key, low=low)
     min_size, max_size = counts["min_size"], counts["max_size"]
     if min_size > max_size:
         raise ValidationError(

@@ -62,7 +62,6 @@ PREVIEWS_FILE = "previews.jsonl"
 PREVIEWS_ACKED_FILE = "previews.acked"
 DROPPED_FILE = "points.dropped"
 FORMAT_VERSION = 1
-MAX_TAG_LENGTH = 256
 MEMORY_LIMIT = 8 * 1024 * 1024
 """Bytes of encoded points a spool keeps in memory while its disk refuses writes."""
 DISK_RETRY_INTERVAL = 0.25

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from picsellia_tf._checks import check_int
 from picsellia_tf.errors import NotFoundError, PicselliaError, ValidationError
 
 if TYPE_CHECKING:
@@ -215,8 +216,7 @@ def plan_experiments(
     ``models`` are model ids or name patterns. ``projects`` (ids or name patterns) narrows to
     the versions trained in those projects; ``keep_last`` then counts among what is left.
     """
-    if isinstance(keep_last, bool) or not isinstance(keep_last, int) or keep_last < 0:
-        raise ValidationError(f"keep_last: expected an int >= 0, got {keep_last!r}")
+    keep_last = check_int(keep_last, "keep_last", low=0)
     chosen = plan_models(client, models, allow_all=allow_all)
     projects = _pattern_list(projects, "project")
     listed = [(p.id, p.name) for p in client.projects.list()] if projects else []

@@ -9,11 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-PROJECT_TYPES: tuple[str, ...] = ("classification", "detection", "segmentation")
-TOOLS: tuple[str, ...] = ("rectangle", "polygon", "line", "point")
-ROLES: tuple[str, ...] = ("labeler", "reviewer", "manager", "admin")
-QA_TYPES: tuple[str, ...] = ("text", "range", "choice", "mc")
-
 
 @dataclass(frozen=True)
 class Account:

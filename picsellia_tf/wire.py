@@ -12,15 +12,14 @@ from __future__ import annotations
 import math
 import numbers
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from picsellia_tf._checks import check_choice, check_list, check_text, invalid, is_list
+from picsellia_tf._limits import MAX_TAG_LENGTH, QA_TYPES, ROLES, TOOLS
 from picsellia_tf.errors import PicselliaError, ValidationError
 from picsellia_tf.types import (
-    QA_TYPES,
-    ROLES,
-    TOOLS,
     Account,
     Collaborator,
     DataRow,
@@ -45,8 +44,6 @@ from picsellia_tf.types import (
     Rectangle,
     Shape,
 )
-
-MAX_TAG_LENGTH = 256
 
 
 class WireError(PicselliaError, ValueError):
@@ -551,45 +548,12 @@ def parse_logs(d: Any) -> dict[str, dict[str, list[Any]]]:
 # --------------------------------------------------------------------------- argument encoders
 
 
-def _invalid(arg: str, problem: str) -> ValidationError:
-    return ValidationError(f"{arg}: {problem}")
-
-
-def _is_seq(value: Any) -> bool:
-    return (
-        hasattr(value, "__len__")
-        and hasattr(value, "__iter__")
-        and not isinstance(value, str | bytes | Mapping)
-    )
-
-
-def check_list(value: Any, arg: str) -> list[Any]:
-    """A list argument (any sized iterable but a string, bytes or mapping), as a list."""
-    if not _is_seq(value):
-        raise _invalid(arg, f"expected a list, got {_kind(value)}")
-    return list(value)
-
-
-def check_text(value: Any, arg: str) -> str:
-    """A non-empty string argument."""
-    if not isinstance(value, str) or not value.strip():
-        raise _invalid(arg, f"expected a non-empty string, got {value!r}")
-    return value
-
-
-def check_choice(value: Any, choices: Sequence[str], arg: str) -> str:
-    """One of ``choices``."""
-    if value not in choices:
-        raise _invalid(arg, f"{value!r} is not one of {', '.join(choices)}")
-    return str(value)
-
-
 def _number(value: Any, arg: str) -> float | int:
     kind = type(value)
     if kind is float or kind is int:  # the common case, without the ABC checks below
         return value
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise _invalid(arg, f"expected a number, got {value!r}")
+        raise invalid(arg, f"expected a number, got {value!r}")
     return int(value) if isinstance(value, numbers.Integral) else float(value)
 
 
@@ -607,8 +571,8 @@ def coerce_label(value: Any, arg: str = "label") -> Label:
     elif isinstance(value, tuple | list) and len(value) == 2:
         name, tool = value
     else:
-        raise _invalid(arg, f"expected a Label, (name, tool) or a dict, got {value!r}")
-    return Label(check_text(name, f"{arg} name"), check_choice(tool, TOOLS, f"{arg} tool"))
+        raise invalid(arg, f"expected a Label, (name, tool) or a dict, got {value!r}")
+    return Label(check_text(name, f"{arg}.name"), check_choice(tool, TOOLS, f"{arg}.tool"))
 
 
 def encode_labels(labels: Any, arg: str = "labels") -> dict[str, dict[str, str]]:
@@ -618,7 +582,7 @@ def encode_labels(labels: Any, arg: str = "labels") -> dict[str, dict[str, str]]
     for i, item in enumerate(check_list(labels, arg)):
         label = coerce_label(item, f"{arg}[{i}]")
         if label.name in seen:
-            raise _invalid(f"{arg}[{i}]", f"label {label.name!r} appears twice")
+            raise invalid(f"{arg}[{i}]", f"label {label.name!r} appears twice")
         seen.add(label.name)
         out.append({"label_name": label.name, "tool": label.tool})
     return to_indexed(out)
@@ -634,7 +598,7 @@ def _pair(
         return value.get(fields[0]), value.get(fields[1])
     if isinstance(value, tuple | list) and len(value) == 2:
         return value[0], value[1]
-    raise _invalid(arg, f"expected {expected}, got {value!r}")
+    raise invalid(arg, f"expected {expected}, got {value!r}")
 
 
 def coerce_collaborator(value: Any, arg: str = "collaborator") -> Collaborator:
@@ -642,10 +606,10 @@ def coerce_collaborator(value: Any, arg: str = "collaborator") -> Collaborator:
     email, role = _pair(
         value, Collaborator, ("email", "role"), arg, "a Collaborator, (email, role) or a dict"
     )
-    email = check_text(email, f"{arg} email")
+    email = check_text(email, f"{arg}.email")
     if "@" not in email:
-        raise _invalid(f"{arg} email", f"{email!r} is not an email address")
-    return Collaborator(email=email, role=check_choice(role, ROLES, f"{arg} role"))
+        raise invalid(f"{arg}.email", f"{email!r} is not an email address")
+    return Collaborator(email=email, role=check_choice(role, ROLES, f"{arg}.role"))
 
 
 def encode_collaborators(team: Any, arg: str = "collaborators") -> dict[str, dict[str, str]]:
@@ -667,16 +631,16 @@ def coerce_qa_question(value: Any, arg: str = "question") -> QAQuestion:
             values=value.get("values"),
         )
     else:
-        raise _invalid(arg, f"expected a QAQuestion or a dict, got {value!r}")
-    check_text(q.question, f"{arg} question")
-    check_choice(q.type, QA_TYPES, f"{arg} type")
+        raise invalid(arg, f"expected a QAQuestion or a dict, got {value!r}")
+    check_text(q.question, f"{arg}.question")
+    check_choice(q.type, QA_TYPES, f"{arg}.type")
     if q.type == "range":
         if q.min is None or q.max is None:
-            raise _invalid(arg, "a 'range' question needs min and max")
-        if _number(q.min, f"{arg} min") >= _number(q.max, f"{arg} max"):
-            raise _invalid(arg, f"min ({q.min}) must be less than max ({q.max})")
-    if q.type in ("choice", "mc") and (not _is_seq(q.values) or not list(q.values or [])):
-        raise _invalid(arg, f"a {q.type!r} question needs a non-empty list of values")
+            raise invalid(arg, "a 'range' question needs min and max")
+        if _number(q.min, f"{arg}.min") >= _number(q.max, f"{arg}.max"):
+            raise invalid(arg, f"min ({q.min}) must be less than max ({q.max})")
+    if q.type in ("choice", "mc") and (not is_list(q.values) or not list(q.values or [])):
+        raise invalid(arg, f"a {q.type!r} question needs a non-empty list of values")
     return q
 
 
@@ -705,7 +669,7 @@ def coerce_label_link(value: Any, arg: str = "link") -> LabelLink:
         arg,
         "a LabelLink, (label_name, link_with) or a dict",
     )
-    return LabelLink(check_text(name, f"{arg} label_name"), check_text(link, f"{arg} link_with"))
+    return LabelLink(check_text(name, f"{arg}.label_name"), check_text(link, f"{arg}.link_with"))
 
 
 def encode_label_links(links: Any, arg: str = "links") -> dict[str, dict[str, str]]:
@@ -720,25 +684,25 @@ def _check_shape(shape: Shape, arg: str) -> None:
     if shape.type == "rectangle":
         r = shape.rectangle
         if r is None:
-            raise _invalid(arg, "a rectangle shape needs a rectangle")
+            raise invalid(arg, "a rectangle shape needs a rectangle")
         for name in ("left", "top", "width", "height"):
             value = getattr(r, name)
             _number(value, f"{arg}.rectangle.{name}")
             if not math.isfinite(value) or value < 0:
-                raise _invalid(f"{arg}.rectangle.{name}", f"must be a finite number >= 0: {value}")
+                raise invalid(f"{arg}.rectangle.{name}", f"must be a finite number >= 0: {value}")
         if r.width <= 0 or r.height <= 0:
-            raise _invalid(f"{arg}.rectangle", f"width and height must be > 0: {r}")
+            raise invalid(f"{arg}.rectangle", f"width and height must be > 0: {r}")
     else:
         for j, point in enumerate(shape.points):
-            if not _is_seq(point) or len(point) != 2:
-                raise _invalid(f"{arg}.points[{j}]", f"expected (x, y), got {point!r}")
+            if not is_list(point) or len(point) != 2:
+                raise invalid(f"{arg}.points[{j}]", f"expected (x, y), got {point!r}")
             for v in point:
                 if not math.isfinite(_number(v, f"{arg}.points[{j}]")):
-                    raise _invalid(f"{arg}.points[{j}]", f"not a finite number: {v}")
+                    raise invalid(f"{arg}.points[{j}]", f"not a finite number: {v}")
         distinct = {(float(x), float(y)) for x, y in shape.points}
         need = {"polygon": 3, "line": 2, "point": 1}[shape.type]
         if len(distinct) < need:
-            raise _invalid(f"{arg}.points", f"a {shape.type} needs at least {need} distinct points")
+            raise invalid(f"{arg}.points", f"a {shape.type} needs at least {need} distinct points")
 
 
 def encode_shape(shape: Shape, arg: str = "shape") -> dict[str, Any]:
@@ -766,18 +730,18 @@ def coerce_image_annotation(value: Any, arg: str = "annotation") -> ImageAnnotat
             return parse_image_annotation(value, arg)
         except WireError as exc:
             raise ValidationError(str(exc)) from None
-    raise _invalid(arg, f"expected an ImageAnnotation or a dict, got {_kind(value)}")
+    raise invalid(arg, f"expected an ImageAnnotation or a dict, got {_kind(value)}")
 
 
 def encode_image_annotation(value: Any, arg: str = "annotation") -> dict[str, Any]:
     """One upload item, naming its image by ``internal_picture_id`` or filename."""
     ann = coerce_image_annotation(value, arg)
     if not ann.image_id and not ann.filename:
-        raise _invalid(arg, "needs an image_id (raw data id) or a filename")
+        raise invalid(arg, "needs an image_id (raw data id) or a filename")
     shapes = [encode_shape(s, f"{arg}.shapes[{j}]") for j, s in enumerate(ann.shapes)]
     time_spent = _number(ann.time_spent, f"{arg}.time_spent")
     if time_spent < 0:
-        raise _invalid(f"{arg}.time_spent", f"must be >= 0: {time_spent}")
+        raise invalid(f"{arg}.time_spent", f"must be >= 0: {time_spent}")
     item: dict[str, Any] = {
         "nb_labels": len(shapes),
         "time_spent": time_spent,
@@ -804,37 +768,35 @@ def encode_image_annotations(values: Any, arg: str = "annotations") -> dict[str,
 def encode_logs(logs: Any, arg: str = "logs") -> dict[str, dict[str, list[Any]]]:
     """A checked copy of a LOGS object, with plain Python ints and floats (NaN/inf kept)."""
     if not isinstance(logs, Mapping):
-        raise _invalid(
+        raise invalid(
             arg, f"expected {{tag: {{'step': [...], 'value': [...]}}}}, got {_kind(logs)}"
         )
     out: dict[str, dict[str, list[Any]]] = {}
     for tag, series in logs.items():
         where = f"{arg}[{tag!r}]"
         if not isinstance(tag, str) or not tag or len(tag) > MAX_TAG_LENGTH:
-            raise _invalid(where, f"a tag must be a non-empty string of at most {MAX_TAG_LENGTH}")
+            raise invalid(where, f"a tag must be a non-empty string of at most {MAX_TAG_LENGTH}")
         if not isinstance(series, Mapping):
-            raise _invalid(
-                where, f"expected {{'step': [...], 'value': [...]}}, got {_kind(series)}"
-            )
+            raise invalid(where, f"expected {{'step': [...], 'value': [...]}}, got {_kind(series)}")
         unknown = set(series) - {"step", "value", "wall_time"}
         if unknown:
-            raise _invalid(where, f"unknown keys {sorted(map(str, unknown))}")
+            raise invalid(where, f"unknown keys {sorted(map(str, unknown))}")
         if "step" not in series or "value" not in series:
-            raise _invalid(where, "needs both 'step' and 'value'")
+            raise invalid(where, "needs both 'step' and 'value'")
         steps = []
         for j, s in enumerate(check_list(series["step"], f"{where}['step']")):
             if type(s) is int and s >= 0:  # the common case, without the ABC checks below
                 steps.append(s)
                 continue
             if isinstance(s, bool) or not isinstance(s, numbers.Integral) or s < 0:
-                raise _invalid(f"{where}['step'][{j}]", f"a step must be an int >= 0, got {s!r}")
+                raise invalid(f"{where}['step'][{j}]", f"a step must be an int >= 0, got {s!r}")
             steps.append(int(s))
         values = [
             float(_number(v, f"{where}['value'][{j}]"))
             for j, v in enumerate(check_list(series["value"], f"{where}['value']"))
         ]
         if len(values) != len(steps):
-            raise _invalid(where, f"{len(steps)} steps but {len(values)} values")
+            raise invalid(where, f"{len(steps)} steps but {len(values)} values")
         entry: dict[str, list[Any]] = {"step": steps, "value": values}
         if series.get("wall_time") is not None:
             walls = [
@@ -842,7 +804,7 @@ def encode_logs(logs: Any, arg: str = "logs") -> dict[str, dict[str, list[Any]]]
                 for j, v in enumerate(check_list(series["wall_time"], f"{where}['wall_time']"))
             ]
             if len(walls) != len(steps):
-                raise _invalid(where, f"{len(steps)} steps but {len(walls)} wall times")
+                raise invalid(where, f"{len(steps)} steps but {len(walls)} wall times")
             entry["wall_time"] = walls
         out[tag] = entry
     return out

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numbers
 import queue
 import threading
 from collections import deque
@@ -11,10 +10,14 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
 
 from picsellia_tf import wire
+from picsellia_tf._checks import check_choice as choice
+from picsellia_tf._checks import check_flag as flag
+from picsellia_tf._checks import check_int
+from picsellia_tf._checks import check_string as string
+from picsellia_tf._checks import check_text as text
+from picsellia_tf._limits import MAX_RANGE
 from picsellia_tf.errors import ValidationError
 from picsellia_tf.wire import WireError
-from picsellia_tf.wire import check_choice as choice
-from picsellia_tf.wire import check_text as text
 
 if TYPE_CHECKING:
     from picsellia_tf.client import Client
@@ -38,8 +41,6 @@ __all__ = [
     "string",
     "text",
 ]
-
-MAX_RANGE = 10_000
 
 
 class Endpoints:
@@ -73,32 +74,14 @@ def ident(value: Any, arg: str) -> str:
     return text(value, arg)
 
 
-def string(value: Any, arg: str) -> str:
-    """A string argument, possibly empty (a description, a link)."""
-    if not isinstance(value, str):
-        raise ValidationError(f"{arg}: expected a string, got {value!r}")
-    return value
-
-
-def flag(value: Any, arg: str) -> bool:
-    """A bool argument."""
-    if not isinstance(value, bool):
-        raise ValidationError(f"{arg}: expected True or False, got {value!r}")
-    return value
-
-
 def check_training_id(value: Any, arg: str = "training_id") -> int:
     """An experiment version number: an int >= 1."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValidationError(f"{arg}: expected an int >= 1, got {value!r}")
-    return int(value)
+    return int(check_int(value, arg, low=1))
 
 
 def span(start: Any, stop: Any) -> list[int]:
     """A ``[start, stop]`` range: half-open, non-negative ints, at most 10000 items."""
-    for name, value in (("start", start), ("stop", stop)):
-        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
-            raise ValidationError(f"{name}: expected an int >= 0, got {value!r}")
+    start, stop = check_int(start, "start", low=0), check_int(stop, "stop", low=0)
     if start > stop:
         raise ValidationError(f"range: start ({start}) must not be greater than stop ({stop})")
     if stop - start > MAX_RANGE:
@@ -111,26 +94,12 @@ MAX_CONCURRENT_PAGES = 8
 
 def check_concurrency(value: Any) -> int:
     """How many pages an ``iter`` method may request at once: 1..8."""
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, numbers.Integral)
-        or not (1 <= int(value) <= MAX_CONCURRENT_PAGES)
-    ):
-        raise ValidationError(
-            f"concurrency: expected an int from 1 to {MAX_CONCURRENT_PAGES}, got {value!r}"
-        )
-    return int(value)
+    return int(check_int(value, "concurrency", low=1, high=MAX_CONCURRENT_PAGES))
 
 
 def check_page_size(value: Any) -> int:
     """A page size for ``iter`` methods: 1..10000."""
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, numbers.Integral)
-        or not (1 <= int(value) <= MAX_RANGE)
-    ):
-        raise ValidationError(f"page_size: expected an int from 1 to {MAX_RANGE}, got {value!r}")
-    return int(value)
+    return int(check_int(value, "page_size", low=1, high=MAX_RANGE))
 
 
 def pages(

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from picsellia_tf import wire
+from picsellia_tf._checks import check_list
 from picsellia_tf.api._base import (
     Endpoints,
     answer_count,
@@ -135,7 +136,7 @@ class Experiments(Endpoints):
         """Record uploaded images as previews of a version (each name is recorded once)."""
         if isinstance(object_names, str):
             object_names = [object_names]
-        items = wire.check_list(object_names, "object_names")
+        items = check_list(object_names, "object_names")
         names = [text(n, f"object_names[{i}]") for i, n in enumerate(items)]
         if not names:
             raise ValidationError("object_names: no object names given")

@@ -7,6 +7,7 @@ import builtins
 from typing import Any
 
 from picsellia_tf import wire
+from picsellia_tf._limits import PROJECT_TYPES
 from picsellia_tf.api._base import (
     Endpoints,
     answer_field,
@@ -18,7 +19,7 @@ from picsellia_tf.api._base import (
     text,
 )
 from picsellia_tf.errors import ValidationError
-from picsellia_tf.types import PROJECT_TYPES, Collaborator, Project, ProjectStats, ProjectSummary
+from picsellia_tf.types import Collaborator, Project, ProjectStats, ProjectSummary
 
 
 class Projects(Endpoints):

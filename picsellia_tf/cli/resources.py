@@ -8,10 +8,12 @@ import fnmatch
 import json
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from picsellia_tf._checks import InvalidArgument, check_choice, check_string, check_text, invalid
+from picsellia_tf._limits import PROJECT_TYPES
 from picsellia_tf.cli._common import (
     add_command,
     add_group,
@@ -21,7 +23,7 @@ from picsellia_tf.cli._common import (
     table,
 )
 from picsellia_tf.errors import PicselliaError, ValidationError
-from picsellia_tf.types import PROJECT_TYPES, ROLES, TOOLS, Collaborator, Label
+from picsellia_tf.wire import coerce_collaborator, coerce_label
 
 if TYPE_CHECKING:
     from picsellia_tf.types import Dataset, Model, Project
@@ -120,7 +122,9 @@ def load_project_spec(path: str | Path) -> dict[str, Any]:
 
     Errors are :class:`ValidationError` naming the file and the field. Labels may be
     ``{"name", "tool"}`` objects or ``["name", "tool"]`` pairs (tool defaults to rectangle);
-    team members ``{"email", "role"}`` objects or ``["email", "role"]`` pairs.
+    team members ``{"email", "role"}`` objects or ``["email", "role"]`` pairs. Each is checked
+    as ``projects.create`` checks it (:func:`picsellia_tf.wire.coerce_label`,
+    :func:`~picsellia_tf.wire.coerce_collaborator`).
     """
     where = str(path)
     try:
@@ -135,86 +139,70 @@ def load_project_spec(path: str | Path) -> dict[str, Any]:
         ) from None
     if not isinstance(raw, dict):
         raise ValidationError(f"{where}: expected a JSON object, got {type(raw).__name__}")
-
-    def fail(field: str, problem: str) -> ValidationError:
-        return ValidationError(f"{where}: field {field!r}: {problem}")
-
     unknown = sorted(set(raw) - set(_SPEC_FIELDS))
     if unknown:
         raise ValidationError(
             f"{where}: unknown field(s) {', '.join(map(repr, unknown))}; "
             f"expected some of {', '.join(_SPEC_FIELDS)}"
         )
-    name = raw.get("name")
-    if not isinstance(name, str) or not name.strip():
-        raise fail("name", f"required, a non-empty string (got {name!r})")
-    ptype = raw.get("type")
-    if ptype not in PROJECT_TYPES:
-        raise fail("type", f"required, one of {', '.join(PROJECT_TYPES)} (got {ptype!r})")
-    spec: dict[str, Any] = {"name": name, "type": ptype}
+    try:
+        return _project_spec(raw)
+    except InvalidArgument as exc:
+        raise ValidationError(f"{where}: field {exc.arg!r}: {exc.problem}") from None
+
+
+def _project_spec(raw: dict[str, Any]) -> dict[str, Any]:
+    spec: dict[str, Any] = {
+        "name": check_text(raw.get("name"), "name"),
+        "type": check_choice(raw.get("type"), PROJECT_TYPES, "type"),
+    }
     for key in ("description", "dataset_name"):
         if key in raw:
-            if not isinstance(raw[key], str):
-                raise fail(key, f"expected a string, got {raw[key]!r}")
-            spec[key] = raw[key]
+            spec[key] = check_string(raw[key], key)
     if "private" in raw:
-        if not isinstance(raw["private"], bool):
-            raise fail("private", f"expected true or false, got {raw['private']!r}")
+        if not isinstance(raw["private"], bool):  # in JSON's words
+            raise invalid("private", f"expected true or false, got {raw['private']!r}")
         spec["private"] = raw["private"]
     if "labels" in raw:
+        items = enumerate(_json_list(raw["labels"], "labels"))
         spec["labels"] = [
-            Label(*_pair(item, f"labels[{i}]", ("name", "tool"), fail, default_second="rectangle"))
-            for i, item in enumerate(_list(raw["labels"], "labels", fail))
+            coerce_label(_pair(item, f"labels[{i}]", ("name", "tool"), "rectangle"), f"labels[{i}]")
+            for i, item in items
         ]
-        for i, label in enumerate(spec["labels"]):
-            if label.tool not in TOOLS:
-                raise fail(f"labels[{i}].tool", f"one of {', '.join(TOOLS)} (got {label.tool!r})")
-        names = [lb.name for lb in spec["labels"]]
+        names = [label.name for label in spec["labels"]]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
-            raise fail("labels", f"duplicate label name(s) {', '.join(map(repr, dupes))}")
+            raise invalid("labels", f"duplicate label name(s) {', '.join(map(repr, dupes))}")
     if "team" in raw:
+        items = enumerate(_json_list(raw["team"], "team"))
         spec["team"] = [
-            Collaborator(*_pair(item, f"team[{i}]", ("email", "role"), fail))
-            for i, item in enumerate(_list(raw["team"], "team", fail))
+            coerce_collaborator(_pair(item, f"team[{i}]", ("email", "role")), f"team[{i}]")
+            for i, item in items
         ]
-        for i, member in enumerate(spec["team"]):
-            if "@" not in member.email:
-                raise fail(f"team[{i}].email", f"not an email address (got {member.email!r})")
-            if member.role not in ROLES:
-                raise fail(f"team[{i}].role", f"one of {', '.join(ROLES)} (got {member.role!r})")
     return spec
 
 
-def _list(value: Any, field: str, fail: Callable[[str, str], ValidationError]) -> list[Any]:
+def _json_list(value: Any, field: str) -> list[Any]:
     if not isinstance(value, list):
-        raise fail(field, f"expected a list, got {type(value).__name__}")
+        raise invalid(field, f"expected a list, got {type(value).__name__}")
     return value
 
 
 def _pair(
-    item: Any,
-    field: str,
-    keys: tuple[str, str],
-    fail: Callable[[str, str], ValidationError],
-    default_second: str | None = None,
-) -> tuple[str, str]:
-    """``{"a": .., "b": ..}`` or ``["a", "b"]`` as a pair of non-empty strings."""
+    item: Any, field: str, keys: tuple[str, str], default_second: str | None = None
+) -> tuple[Any, Any]:
+    """``{"a": .., "b": ..}`` or ``["a", "b"]`` (``["a"]`` with a default second) as a pair;
+    the values are checked by the caller."""
     first, second = keys
     if isinstance(item, dict):
         extra = sorted(set(item) - set(keys))
         if extra:
-            raise fail(field, f"unknown key(s) {', '.join(map(repr, extra))}; expected {keys}")
-        values = [item.get(first), item.get(second, default_second)]
-    elif isinstance(item, list) and len(item) in ((1, 2) if default_second else (2,)):
-        values = [*item, default_second] if len(item) == 1 else list(item)
-    else:
-        shape = f'{{"{first}": .., "{second}": ..}} or ["{first}", "{second}"]'
-        raise fail(field, f"expected {shape}, got {item!r}")
-    for key, value in zip(keys, values, strict=True):
-        if not isinstance(value, str) or not value:
-            raise fail(f"{field}.{key}", f"required, a non-empty string (got {value!r})")
-    return str(values[0]), str(values[1])
+            raise invalid(field, f"unknown key(s) {', '.join(map(repr, extra))}; expected {keys}")
+        return item.get(first), item.get(second, default_second)
+    if isinstance(item, list) and len(item) in ((1, 2) if default_second else (2,)):
+        return (item[0], default_second) if len(item) == 1 else (item[0], item[1])
+    shape = f'{{"{first}": .., "{second}": ..}} or ["{first}", "{second}"]'
+    raise invalid(field, f"expected {shape}, got {item!r}")
 
 
 # --- datasets ---------------------------------------------------------------------------------

@@ -11,9 +11,9 @@ import math
 from collections.abc import Iterable
 from typing import Any
 
+from picsellia_tf._limits import MAX_RANGE as MAX_PAGE
 from picsellia_tf.local.web import bad_request
 
-MAX_PAGE = 10000
 MAX_INT = 2**63 - 1  # SQLite's integers are signed 64-bit
 MAX_NAME = 1000  # characters of a name (project, dataset, model, label, question...)
 MAX_DEPTH = 32  # nesting of free-form JSON values that are stored (Q&A answers, choices)

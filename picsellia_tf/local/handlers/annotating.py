@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from picsellia_tf._limits import TOOLS
 from picsellia_tf.local.app import Ctx, Route
-from picsellia_tf.local.handlers.project_config import TOOLS
 from picsellia_tf.local.store import dumps, loads
 from picsellia_tf.local.validate import (
     check,

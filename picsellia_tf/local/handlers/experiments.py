@@ -5,13 +5,12 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from picsellia_tf._limits import MAX_TAG_LENGTH as MAX_TAG
 from picsellia_tf.local.app import Ctx, Route
 from picsellia_tf.local.handlers.models import delete_experiment_rows
 from picsellia_tf.local.store import new_id, now
 from picsellia_tf.local.validate import MAX_INT, check, in_float_range, require, shown, text
 from picsellia_tf.local.web import bad_request, not_found
-
-MAX_TAG = 256
 
 LogRow = tuple[int, str, int, float, float | None]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from picsellia_tf._limits import QA_TYPES, ROLES, TOOLS
 from picsellia_tf.local.app import Ctx, Route
 from picsellia_tf.local.handlers.common import date
 from picsellia_tf.local.store import dumps, loads, now
@@ -17,10 +18,6 @@ from picsellia_tf.local.validate import (
     unique_names,
 )
 from picsellia_tf.local.web import bad_request
-
-TOOLS = ("rectangle", "polygon", "line", "point")
-ROLES = ("labeler", "reviewer", "manager", "admin")
-QA_TYPES = ("text", "range", "choice", "mc")
 
 
 def parse_labels(value: Any, name: str) -> list[dict[str, str]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from picsellia_tf._limits import PROJECT_TYPES
 from picsellia_tf.local.app import Ctx, Route
 from picsellia_tf.local.handlers.common import name_free, rename_or_describe
 from picsellia_tf.local.handlers.models import delete_experiment_rows
@@ -11,8 +12,6 @@ from picsellia_tf.local.handlers.project_config import join_team, parse_labels, 
 from picsellia_tf.local.store import dumps, loads, new_id, now
 from picsellia_tf.local.validate import indexed, one_of, optional, require, text
 from picsellia_tf.local.web import not_found
-
-PROJECT_TYPES = ("classification", "detection", "segmentation")
 
 
 def create_project(ctx: Ctx) -> dict[str, Any]:

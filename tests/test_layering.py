@@ -1,0 +1,86 @@
+"""The package's layering, read from its source (imports under ``TYPE_CHECKING`` included).
+
+The local platform imports nothing from the client side but the import-free shared modules;
+those import no module of the package; the constants they hold are defined nowhere else.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[1] / "picsellia_tf"
+SHARED = {"picsellia_tf._limits", "picsellia_tf._colors"}
+"""Modules that import nothing of the package: both sides may use them."""
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def is_module(name: str) -> bool:
+    base = PACKAGE.parent.joinpath(*name.split("."))
+    return base.with_suffix(".py").is_file() or (base / "__init__.py").is_file()
+
+
+def imports(path: Path) -> set[str]:
+    """The package's modules that ``path`` imports, anywhere in it."""
+    found: set[str] = set()
+    package = module_name(path) if path.name == "__init__.py" else module_name(path.parent)
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*anchor, base] if base else anchor)
+            names = [f"{base}.{alias.name}" for alias in node.names]
+            names = [n if is_module(n) else base for n in names]
+        else:
+            continue
+        found.update(n for n in names if n.split(".")[0] == "picsellia_tf")
+    return found
+
+
+def sources() -> dict[str, Path]:
+    return {module_name(path): path for path in sorted(PACKAGE.rglob("*.py"))}
+
+
+def test_the_local_platform_imports_nothing_from_the_client_side() -> None:
+    wrong = {
+        (name, imported)
+        for name, path in sources().items()
+        if name.startswith("picsellia_tf.local.") or name == "picsellia_tf.local"
+        for imported in imports(path)
+        if not imported.startswith("picsellia_tf.local") and imported not in SHARED
+    }
+    assert not wrong, sorted(wrong)
+    assert imports(PACKAGE / "local" / "handlers" / "projects.py") >= {"picsellia_tf._limits"}
+
+
+def test_the_shared_modules_import_nothing_of_the_package() -> None:
+    for name in SHARED:
+        assert imports(sources()[name]) == set(), name
+
+
+def test_the_shared_limits_are_defined_once() -> None:
+    limits = ast.parse((PACKAGE / "_limits.py").read_text(encoding="utf-8"))
+    names = {
+        target.id
+        for node in limits.body
+        if isinstance(node, ast.Assign | ast.AnnAssign)
+        for target in ([node.target] if isinstance(node, ast.AnnAssign) else node.targets)
+        if isinstance(target, ast.Name)
+    }
+    assert {"MAX_TAG_LENGTH", "TOOLS", "ROLES", "QA_TYPES", "PROJECT_TYPES"} <= names
+    defined = re.compile(rf"^\s*({'|'.join(sorted(names))})\s*(:[^=]*)?=", re.MULTILINE)
+    again = [
+        f"{name}: {match[1]}"
+        for name, path in sources().items()
+        if name != "picsellia_tf._limits"
+        for match in defined.finditer(path.read_text(encoding="utf-8"))
+    ]
+    assert not again, again
