@@ -21,6 +21,7 @@ images on a platform in its own process (see ``benchmarks/_scale.py``):
 
     .venv/bin/python benchmarks/bench_data.py --scale                 # 1,000 / 10,000 / 100,000
     .venv/bin/python benchmarks/bench_data.py --scale --sizes 1000,10000
+    .venv/bin/python benchmarks/bench_data.py --scale --warm-only    # caches of a cold run
 """
 
 from __future__ import annotations
@@ -226,12 +227,17 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="300 / 100 images, 1 repeat")
     parser.add_argument("--scale", action="store_true", help="cost per image, 1k to 100k images")
     parser.add_argument("--sizes", default="1000,10000,100000", help="with --scale")
+    parser.add_argument(
+        "--warm-only",
+        action="store_true",
+        help="with --scale: only the warm measures, on the caches a cold run left",
+    )
     args = parser.parse_args()
     if args.scale:
         import _scale
 
         sizes = [300, 1000] if args.quick else [int(x) for x in args.sizes.split(",")]
-        return _scale.run(sorted(sizes))
+        return _scale.run(sorted(sizes), warm_only=args.warm_only)
     if args.quick:
         args.images, args.small, args.repeats = 300, 100, 1
     WORK.mkdir(parents=True, exist_ok=True)

@@ -95,6 +95,8 @@ def _kind(value: Any) -> str:
 
 
 def _obj(value: Any, where: str) -> Mapping[str, Any]:
+    if type(value) is dict:  # what JSON gives: skips the ABC check (pages hold 10,000 items)
+        return value
     if not isinstance(value, Mapping):
         raise WireError(f"{where}: expected an object, got {_kind(value)}")
     return value
@@ -107,6 +109,9 @@ def _req(d: Mapping[str, Any], key: str, where: str) -> Any:
 
 
 def _str(d: Mapping[str, Any], key: str, where: str) -> str:
+    value = d.get(key)
+    if type(value) is str:
+        return value
     value = _req(d, key, where)
     if not isinstance(value, str | int) or isinstance(value, bool):
         raise WireError(f"{where}: field {key!r} should be a string, got {_kind(value)}")
@@ -119,6 +124,10 @@ def _opt_str(d: Mapping[str, Any], key: str) -> str | None:
 
 
 def _num(value: Any, where: str) -> float:
+    if type(value) is float:
+        return value
+    if type(value) is int:
+        return float(value)
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         if isinstance(value, str):
             try:
@@ -137,6 +146,8 @@ def _opt_num(d: Mapping[str, Any], key: str, where: str) -> float | None:
 
 
 def _int(value: Any, where: str) -> int:
+    if type(value) is int:
+        return value
     if isinstance(value, bool):
         raise WireError(f"{where}: expected an integer, got {value!r}")
     if isinstance(value, numbers.Integral):
@@ -442,6 +453,8 @@ def _external(d: Mapping[str, Any], where: str) -> tuple[str, str | None]:
     given."""
     external = _str(d, "external_url", where)
     url = _opt_str(d, "url")
+    if "//" not in external:  # a file name (a URL needs a scheme and a host)
+        return external, url
     parts = urlsplit(external)
     if parts.scheme in ("http", "https") and parts.netloc:
         name = unquote(parts.path.rstrip("/").rsplit("/", 1)[-1]) or external

@@ -124,10 +124,11 @@ def list_annotations(ctx: Ctx, project_id: str) -> dict[str, Any]:
     """One page of the project's annotated images, keyed by absolute index."""
     ctx.owned("projects", project_id)
     start, stop = page_range(ctx.body)
+    # the page is cut from the index first: OFFSET then skips index entries, not joined rows
     rows = ctx.db.execute(
-        "SELECT annotations.*, raw_data.filename FROM annotations JOIN raw_data "
-        "ON raw_data.id = annotations.raw_id WHERE project_id = ? "
-        "ORDER BY annotations.n LIMIT ? OFFSET ?",
+        "SELECT page.*, raw_data.filename FROM (SELECT * FROM annotations WHERE project_id = ? "
+        "ORDER BY n LIMIT ? OFFSET ?) AS page JOIN raw_data ON raw_data.id = page.raw_id "
+        "ORDER BY page.n",
         (project_id, stop - start, start),
     ).fetchall()
     page = {}
