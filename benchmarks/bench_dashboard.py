@@ -40,9 +40,9 @@ import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))  # the tests' helpers: a headless Chromium
+# (the tests' helpers, tests.helpers: a headless Chromium, are importable from ROOT)
 
-from dashboard_helpers import chromium, console_errors, wait_for  # noqa: E402
+from tests.helpers.dashboard import chromium, console_errors, wait_for  # noqa: E402
 
 CHUNK = 50_000
 MARK = "performance.getEntriesByName('charts-drawn')"

@@ -19,11 +19,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))  # the tests' helpers: a headless Chromium
-
-from dashboard_helpers import chromium, console_errors, wait_for  # noqa: E402
+# (the tests' helpers, tests.helpers: a headless Chromium, are importable from ROOT)
 
 from picsellia_tf.local import LocalServer  # noqa: E402
+from tests.helpers.dashboard import chromium, console_errors, wait_for  # noqa: E402
 
 IMAGES = ROOT / "docs" / "images"
 

@@ -54,10 +54,11 @@ TEST_HOME = _isolate_home()
 from collections.abc import Iterator  # noqa: E402
 
 import pytest  # noqa: E402
-from full_disk import SmallDisk, mount_small_disk  # noqa: E402
 
 from picsellia_tf.client import Client  # noqa: E402
+from picsellia_tf.local import LocalServer  # noqa: E402
 from picsellia_tf.local_platform import LocalPlatform  # noqa: E402
+from tests.helpers.full_disk import SmallDisk, mount_small_disk  # noqa: E402
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -83,6 +84,13 @@ def isolated_home() -> Iterator[Path]:
 def platform(tmp_path: Path) -> Iterator[LocalPlatform]:
     """A fresh local platform with its data in ``tmp_path / "platform"``."""
     with LocalPlatform(tmp_path / "platform") as local:
+        yield local
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[LocalServer]:
+    """A fresh local server (no client) with its data in ``tmp_path / "data"``."""
+    with LocalServer(tmp_path / "data") as local:
         yield local
 
 

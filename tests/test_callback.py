@@ -12,43 +12,26 @@ from typing import Any
 import keras
 import numpy as np
 import pytest
-from test_callback_support import (
-    BATCH,
-    STEPS_PER_EPOCH,
-    BatchRecorder,
-    assert_points_equal,
-    epoch_points,
-    new_experiment,
-    new_project,
-    server_points,
-    tiny_data,
-    tiny_model,
-    unused_port,
-)
 
 from picsellia_tf import PicselliaCallback
 from picsellia_tf.client import Client
 from picsellia_tf.errors import ValidationError
 from picsellia_tf.sender import DeliveryWarning
 from picsellia_tf.spool import Spool, find_runs
+from tests.helpers.callback import (
+    STEPS_PER_EPOCH,
+    BatchRecorder,
+    assert_points_equal,
+    epoch_points,
+    fit_tiny,
+    new_experiment,
+    new_project,
+    server_points,
+    tiny_model,
+    unused_port,
+)
 
 pytestmark = pytest.mark.timeout(120)
-
-
-def _fit(model: Any, callbacks: list[Any], epochs: int, initial_epoch: int = 0) -> Any:
-    x, y = tiny_data()
-    xv, yv = tiny_data(16, seed=1)
-    return model.fit(
-        x,
-        y,
-        batch_size=BATCH,
-        epochs=epochs,
-        initial_epoch=initial_epoch,
-        validation_data=(xv, yv),
-        callbacks=callbacks,
-        verbose=0,
-        shuffle=False,
-    )
 
 
 def _expected_lr(schedule: Any, epochs: list[int]) -> dict[int, float]:
@@ -70,7 +53,7 @@ def test_fit_logs_every_point_exactly_once(client: Client, tmp_path: Path) -> No
     )
     with warnings.catch_warnings():
         warnings.simplefilter("error", DeliveryWarning)
-        history = _fit(model, [recorder.attach(model), cb], epochs=3)
+        history = fit_tiny(model, [recorder.attach(model), cb], epochs=3)
 
     got = server_points(client.experiments.get_logs(exp.training_id, exp.network_id))
     want = epoch_points(history)
@@ -94,9 +77,9 @@ def test_every_n_batches_and_resume_continue_the_curves(client: Client, tmp_path
         flush_interval=0.2,
         spool_dir=tmp_path / "spool",
     )
-    h1 = _fit(model, [recorder.attach(model), PicselliaCallback(client, **kwargs)], epochs=2)
+    h1 = fit_tiny(model, [recorder.attach(model), PicselliaCallback(client, **kwargs)], epochs=2)
     # A new callback for the same version, as a resumed script would make.
-    h2 = _fit(
+    h2 = fit_tiny(
         model, [recorder.attach(model), PicselliaCallback(client, **kwargs)], 4, initial_epoch=2
     )
     assert h2.epoch == [2, 3]
@@ -142,7 +125,7 @@ def test_points_survive_random_errors_and_an_outage(platform: Any, tmp_path: Pat
     timer = threading.Timer(0.6, outage)
     timer.start()
     try:
-        history = _fit(model, [recorder.attach(model), slow, cb], epochs=8)
+        history = fit_tiny(model, [recorder.attach(model), slow, cb], epochs=8)
     finally:
         timer.join()
     server.faults.reset()
@@ -171,7 +154,7 @@ def test_offline_run_then_sync_starts_the_experiment(
     cb = PicselliaCallback(
         client, project_id=project_id, model_name="offline-net", offline=True, spool_dir=spool_dir
     )
-    history = _fit(model, [cb], epochs=2)
+    history = fit_tiny(model, [cb], epochs=2)
     (run,) = find_runs(spool_dir)
     meta = json.loads((run / "meta.json").read_text())
     assert meta["training_id"] is None and meta["project_id"] == project_id
@@ -195,7 +178,7 @@ def test_offline_from_environment(
     monkeypatch.setenv("PICSELLIA_SPOOL_DIR", str(tmp_path / "env-spool"))
     exp = new_experiment(client)
     cb = PicselliaCallback(client, training_id=exp.training_id, network_id=exp.network_id)
-    _fit(tiny_model(keras), [cb], epochs=1)
+    fit_tiny(tiny_model(keras), [cb], epochs=1)
     assert client.experiments.get_logs(exp.training_id, exp.network_id) == {}
     (run,) = find_runs(tmp_path / "env-spool")
     assert run.name == f"{exp.network_id}-{exp.training_id}"
@@ -216,7 +199,7 @@ def test_unreachable_platform_gives_one_warning_and_keeps_points(tmp_path: Path)
     )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        history = _fit(tiny_model(keras), [cb], epochs=3)
+        history = fit_tiny(tiny_model(keras), [cb], epochs=3)
     ours = [w for w in caught if issubclass(w.category, DeliveryWarning)]
     assert len(ours) == 1, [str(w.message) for w in ours]
     message = str(ours[0].message)
@@ -234,7 +217,7 @@ def test_platform_down_for_the_whole_fit_gives_one_warning(tmp_path: Path) -> No
         dead, project_id="p1", model_name="m1", flush_timeout=0.5, spool_dir=tmp_path / "s"
     )
     with pytest.warns(DeliveryWarning) as caught:
-        _fit(tiny_model(keras), [cb], epochs=1)
+        fit_tiny(tiny_model(keras), [cb], epochs=1)
     assert len(caught) == 1
     message = str(caught[0].message)
     assert "could not start an experiment version of 'm1' in project 'p1'" in message
@@ -256,8 +239,8 @@ def test_each_fit_warns_about_its_own_spool(tmp_path: Path) -> None:
     model = tiny_model(keras)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        _fit(model, [cb], epochs=1)
-        _fit(model, [cb], epochs=2, initial_epoch=1)
+        fit_tiny(model, [cb], epochs=1)
+        fit_tiny(model, [cb], epochs=2, initial_epoch=1)
     ours = [str(w.message) for w in caught if issubclass(w.category, DeliveryWarning)]
     runs = find_runs(tmp_path / "s")
     assert len(runs) == 2 and len(ours) == 2, ours
@@ -298,7 +281,7 @@ def test_platform_down_at_train_begin_delivers_to_one_version_once_up(
     try:
         with warnings.catch_warnings(), caplog.at_level("INFO", logger="picsellia_tf"):
             warnings.simplefilter("error", DeliveryWarning)
-            history = _fit(model, [recorder.attach(model), cb, restart], epochs=4)
+            history = fit_tiny(model, [recorder.attach(model), cb, restart], epochs=4)
     finally:
         server.start()
 
@@ -329,7 +312,7 @@ def test_refused_start_warns_once_and_spools_for_sync(client: Client, tmp_path: 
     )
     slow = keras.callbacks.LambdaCallback(on_train_batch_end=lambda b, logs: time.sleep(0.02))
     with pytest.warns(DeliveryWarning) as caught:
-        _fit(tiny_model(keras), [slow, cb], epochs=3)
+        fit_tiny(tiny_model(keras), [slow, cb], epochs=3)
     assert len(caught) == 1, [str(w.message) for w in caught]
     message = str(caught[0].message)
     assert "could not start an experiment version of 'm1' in project 'no-such-project'" in message
@@ -357,7 +340,7 @@ def test_refused_logs_warn_once_and_keep_spooling(client: Client, tmp_path: Path
     )
     slow = keras.callbacks.LambdaCallback(on_train_batch_end=lambda b, logs: time.sleep(0.02))
     with pytest.warns(DeliveryWarning) as caught:
-        _fit(tiny_model(keras), [slow, cb], epochs=3)
+        fit_tiny(tiny_model(keras), [slow, cb], epochs=3)
     assert len(caught) == 1, [str(w.message) for w in caught]
     assert "refused" in str(caught[0].message)
     assert "picsellia-tf sync" in str(caught[0].message)
@@ -384,7 +367,7 @@ def test_on_train_end_does_not_wait_for_a_server_that_never_answers(
         spool_dir=tmp_path / "spool",
     )
     with pytest.warns(DeliveryWarning, match="picsellia-tf sync"):
-        _fit(tiny_model(keras), [mark, cb], epochs=2)
+        fit_tiny(tiny_model(keras), [mark, cb], epochs=2)
     returned = time.time()
     assert returned - ended[-1] < 1.0 + 1.5
     platform.server.faults.reset()
@@ -404,7 +387,7 @@ def test_an_unusable_spool_dir_is_one_warning_and_points_still_go(
         flush_interval=0.1,
     )
     with pytest.warns(DeliveryWarning) as caught:
-        history = _fit(tiny_model(keras), [cb], epochs=2)
+        history = fit_tiny(tiny_model(keras), [cb], epochs=2)
     assert len(caught) == 1
     assert "cannot write the spool" in str(caught[0].message)
     assert "Not a directory" in str(caught[0].message)
@@ -424,7 +407,7 @@ def test_learning_rate_in_logs_is_not_overridden(client: Client, tmp_path: Path)
         flush_interval=0.1,
         spool_dir=tmp_path / "spool",
     )
-    _fit(model, [sched, cb], epochs=3)
+    fit_tiny(model, [sched, cb], epochs=3)
     got = server_points(client.experiments.get_logs(exp.training_id, exp.network_id))
     assert got["learning_rate"] == pytest.approx({0: 0.2, 1: 0.1, 2: 0.2 / 3})
     assert not any(tag.startswith("batch/") for tag in got)  # no log_every_n_batches
@@ -479,7 +462,7 @@ def test_tensorboard_logdir_scalars_are_streamed_too(client: Client, tmp_path: P
         spool_dir=tmp_path / "spool",
         tensorboard_logdir=logdir,
     )
-    history = _fit(tiny_model(keras), [custom, board, cb], epochs=3)
+    history = fit_tiny(tiny_model(keras), [custom, board, cb], epochs=3)
     writer.close()
 
     on_disk = server_points(read_logs(logdir))
@@ -543,7 +526,7 @@ def test_non_chief_worker_writes_and_sends_nothing(
         log_every_n_batches=1,
         spool_dir=tmp_path / "spool",
     )
-    _fit(tiny_model(keras), [cb], epochs=1)
+    fit_tiny(tiny_model(keras), [cb], epochs=1)
     assert cb.spool is None and cb.sender is None
     assert not (tmp_path / "spool").exists()
     assert client.experiments.get_logs(exp.training_id, exp.network_id) == {}

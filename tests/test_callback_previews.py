@@ -25,6 +25,7 @@ from picsellia_tf.errors import ValidationError
 from picsellia_tf.preview_sampler import collect
 from picsellia_tf.sender import DeliveryWarning
 from picsellia_tf.spool import Spool, find_runs
+from tests.helpers.callback import new_experiment
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -53,11 +54,6 @@ def _classifier() -> Any:
     return model
 
 
-def _experiment(client: Client, kind: str = "classification") -> tuple[str, Any]:
-    project = client.projects.create(f"p-{uuid.uuid4().hex[:8]}", kind)
-    return project.id, client.experiments.init(project.id, "previewed")
-
-
 def _names(pid: str, exp: Any, epochs: range, count: int) -> list[str]:
     base = f"{pid}/{exp.network_id}/{exp.training_id}/results"
     return [f"{base}/epoch_{e:04d}_{i:02d}.png" for e in epochs for i in range(count)]
@@ -78,7 +74,8 @@ def _fit(model: Any, callbacks: list[Any], epochs: int, slow: float = 0.0) -> An
 
 
 def test_fit_uploads_previews_that_match_a_fresh_render(client: Client, tmp_path: Path) -> None:
-    pid, exp = _experiment(client)
+    exp = new_experiment(client, "previewed")
+    pid = exp.project_id
     xv, yv = _data(6, seed=1)
     model = _classifier()
     cb = PicselliaCallback(
@@ -154,7 +151,8 @@ def test_previews_arrive_despite_storage_faults_and_an_outage(
     platform: Any, tmp_path: Path
 ) -> None:
     client = platform.client
-    pid, exp = _experiment(client)
+    exp = new_experiment(client, "previewed")
+    pid = exp.project_id
     server = platform.server
     server.faults.seed(3)
     server.faults.paths = ("/storage/upload", "/sdk/post_preview", "/sdk/get_post_url_preview")
@@ -242,7 +240,8 @@ def _detector() -> Any:
 
 
 def test_decode_predictions_turns_raw_heads_into_boxes(client: Client, tmp_path: Path) -> None:
-    pid, exp = _experiment(client, "detection")
+    exp = new_experiment(client, "previewed", "detection")
+    pid = exp.project_id
     xv, _ = _data(3, seed=5)
     truth = {
         "boxes": np.array([[[0.1, 0.1, 0.6, 0.6]]] * 3, "float32"),
@@ -293,7 +292,8 @@ def test_decode_predictions_turns_raw_heads_into_boxes(client: Client, tmp_path:
 def test_a_failing_decoder_is_one_warning_and_training_completes(
     client: Client, tmp_path: Path
 ) -> None:
-    pid, exp = _experiment(client)
+    exp = new_experiment(client, "previewed")
+    pid = exp.project_id
     xv, yv = _data(2)
 
     def broken(raw: Any) -> Any:

@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_callback_support import (
+
+from tests.helpers.callback import (
     assert_points_equal,
     needs_tf_keras,
     new_experiment,

@@ -1,5 +1,7 @@
-"""``picsellia-tf`` resource and cleanup commands, each run as a subprocess against the local
-platform over HTTP. Every run also checks that the token appears in no output."""
+"""``picsellia-tf`` resource and cleanup commands against the local platform over HTTP: most
+runs through ``main(argv)`` in this process, some as real subprocesses (what only a process
+shows: help and imports, exit codes through the interpreter, closed or full stdout). Every run
+also checks that the token appears in no output."""
 
 from __future__ import annotations
 
@@ -16,43 +18,9 @@ import pytest
 from PIL import Image
 
 from picsellia_tf.errors import NotFoundError
+from tests.helpers.cli import CLI, cli_env, run, run_process
 
-CLI = [sys.executable, "-m", "picsellia_tf.cli"]
 MY_GROUPS = ("projects", "datasets", "models", "experiments", "cleanup")
-
-
-def cli_env(platform: Any | None, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PICSELLIA_")}
-    if platform is not None:
-        env["PICSELLIA_HOST"] = platform.host
-        env["PICSELLIA_TOKEN"] = platform.token
-    env.update(extra)
-    return env
-
-
-def run(
-    platform: Any | None,
-    *args: str,
-    input: str | None = "",
-    code: int | None = 0,
-    env: dict[str, str] | None = None,
-) -> subprocess.CompletedProcess[str]:
-    """Run the CLI; check the exit code, that the token never shows, and no traceback."""
-    proc = subprocess.run(
-        [*CLI, *args],
-        input=input,
-        capture_output=True,
-        text=True,
-        env=env if env is not None else cli_env(platform),
-        timeout=60,
-    )
-    where = f"picsellia-tf {' '.join(args)}\nstdout: {proc.stdout}\nstderr: {proc.stderr}"
-    if code is not None:
-        assert proc.returncode == code, where
-    if platform is not None:
-        assert platform.token not in proc.stdout + proc.stderr, where
-    assert "Traceback" not in proc.stderr, where
-    return proc
 
 
 def as_json(proc: subprocess.CompletedProcess[str]) -> Any:
@@ -133,7 +101,7 @@ def test_help_everywhere_and_usage_errors() -> None:
 def test_missing_or_wrong_token_fails_cleanly(platform: Any) -> None:
     for argv in (["projects", "list"], ["check"], ["sync", "."]):
         env = cli_env(None, PICSELLIA_HOST=platform.host)
-        proc = run(None, *argv, code=1, env=env)
+        proc = (run_process if argv == ["check"] else run)(None, *argv, code=1, env=env)
         assert "no API token: set PICSELLIA_TOKEN" in proc.stderr and proc.stdout == ""
         assert "`picsellia-tf serve` prints" in proc.stderr and "Client(" not in proc.stderr
 
@@ -281,7 +249,7 @@ def test_projects_create_list_show_delete(platform: Any, client: Any, tmp_path: 
             }
         )
     )
-    created = as_json(run(platform, "projects", "create", "--spec", str(spec), "--json"))
+    created = as_json(run_process(platform, "projects", "create", "--spec", str(spec), "--json"))
     project = client.projects.get(created["id"])
     assert (project.name, project.type, project.private) == ("streets", "detection", False)
     assert [(lb.name, lb.tool) for lb in project.labels] == [
@@ -334,7 +302,7 @@ def test_projects_create_list_show_delete(platform: Any, client: Any, tmp_path: 
 def test_project_spec_validation_names_file_and_field(
     tmp_path: Path, content: str, expected: str
 ) -> None:
-    from picsellia_tf.cli.resources import load_project_spec
+    from picsellia_tf.cli.projects import load_project_spec
     from picsellia_tf.errors import ValidationError
 
     path = tmp_path / "bad-spec.json"
@@ -529,9 +497,8 @@ def test_experiments_on_a_platform_without_the_local_routes(
 ) -> None:
     # The real platform's model_infos lists no versions and it has no get_logs/get_previews:
     # the commands say so instead of "no such version" or a bare 404.
-    from strict_platform import StrictPlatform
-
     from picsellia_tf.cli import main
+    from tests.helpers.strict_platform import StrictPlatform
 
     with StrictPlatform(tmp_path / "platform") as strict:
         project = strict.local.client.projects.create("p", "classification")

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hostile_server import HostileServer
 
 from picsellia_tf.client import Client
 from picsellia_tf.errors import (
@@ -23,6 +22,7 @@ from picsellia_tf.errors import (
     SizeMismatch,
 )
 from picsellia_tf.wire import WireError
+from tests.helpers.hostile_server import HostileServer
 
 TOKEN = "tok-h0stile-0123456789abcdef"
 SLACK = 2.0  # seconds of scheduling slack on a shared machine

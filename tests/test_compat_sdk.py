@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 import requests
 from PIL import Image
-from released_sdk import load, sdk_client
 
 from picsellia_tf.local_platform import LocalPlatform
+from tests.helpers.released_sdk import load, sdk_client
 
 
 @pytest.fixture(scope="module")

@@ -15,16 +15,17 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from strict_platform import StrictPlatform
-from test_callback_support import epoch_points, server_points
-from test_local_helpers import png
 
 from picsellia_tf import PicselliaCallback, data
-from picsellia_tf.cli import main
 from picsellia_tf.data.synthetic import make_images, upload_project
 from picsellia_tf.errors import NotFoundError, UnknownProjectError
 from picsellia_tf.sender import DeliveryWarning
 from picsellia_tf.spool import Point, RunMeta, Spool, find_runs
+from tests.helpers.callback import epoch_points, server_points
+from tests.helpers.cli import cli_env
+from tests.helpers.cli import run as run_cli
+from tests.helpers.local import png
+from tests.helpers.strict_platform import StrictPlatform
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -148,7 +149,7 @@ def test_a_model_used_in_two_projects_warns_once_and_keeps_delivering_metrics(
     (run,) = find_runs(tmp_path / "spool")  # the previews stay spooled
     assert Spool.open(run).previews_size() > 0
     # sync cannot tell the project either: it says so, and keeps the run.
-    message = _cli(strict, monkeypatch, capsys, "sync", str(run), code=1)
+    message = _cli(strict, "sync", str(run), code=1)
     assert "the rest stays spooled" in message and "used in 2 projects" in message
     assert find_runs(tmp_path / "spool") == [run]
 
@@ -178,14 +179,11 @@ def test_data_load_reads_the_same_examples_as_against_the_local_platform(
     assert got == want and info.label_counts == local_info.label_counts
 
 
-def _cli(strict: StrictPlatform, monkeypatch: Any, capsys: Any, *args: str, code: int = 0) -> str:
-    monkeypatch.setenv("PICSELLIA_TOKEN", strict.token)
-    monkeypatch.setenv("PICSELLIA_HOST", strict.url)
-    returned = main(list(args))
-    out, err = capsys.readouterr()
-    assert returned == code, f"picsellia-tf {' '.join(args)}: {returned}\n{out}\n{err}"
-    assert strict.token not in out + err
-    return out if code == 0 else out + err
+def _cli(strict: StrictPlatform, *args: str, code: int = 0) -> str:
+    """``picsellia-tf ARGS`` against the strict platform; stdout (with stderr on failure)."""
+    env = cli_env(None, PICSELLIA_TOKEN=strict.token, PICSELLIA_HOST=strict.url)
+    proc = run_cli(strict, *args, code=code, env=env)
+    return proc.stdout if code == 0 else proc.stdout + proc.stderr
 
 
 def test_check_says_what_it_could_confirm(
@@ -193,10 +191,10 @@ def test_check_says_what_it_could_confirm(
 ) -> None:
     account = strict.client.check_connection()
     assert account.project_id == strict.project_id and account.username is None
-    out = _cli(strict, monkeypatch, capsys, "check")
+    out = _cli(strict, "check")
     assert f"Connected to {strict.url}: token accepted, project {strict.project_id}" in out
     assert "did not say whose token it is" in out
-    report = json.loads(_cli(strict, monkeypatch, capsys, "check", "--json"))
+    report = json.loads(_cli(strict, "check", "--json"))
     assert report["project_id"] == strict.project_id and report["username"] is None
 
 
@@ -204,7 +202,7 @@ def test_cli_commands_of_the_reference_work(
     strict: StrictPlatform, monkeypatch: Any, capsys: Any, tmp_path: Path
 ) -> None:
     def cli(*args: str, code: int = 0) -> str:
-        return _cli(strict, monkeypatch, capsys, *args, code=code)
+        return _cli(strict, *args, code=code)
 
     spec = tmp_path / "spec.json"
     spec.write_text(

@@ -16,7 +16,11 @@ from typing import Any
 import keras
 import numpy as np
 import pytest
-from dashboard_helpers import (
+
+from picsellia_tf import PicselliaCallback
+from picsellia_tf._colors import hex_color, label_color
+from picsellia_tf.local_platform import LocalPlatform
+from tests.helpers.dashboard import (
     DETECTION_LABELS,
     chromium,
     console_errors,
@@ -24,11 +28,7 @@ from dashboard_helpers import (
     require_chromium,
     wait_for,
 )
-from test_local_helpers import Api
-
-from picsellia_tf import PicselliaCallback
-from picsellia_tf._colors import hex_color, label_color
-from picsellia_tf.local_platform import LocalPlatform
+from tests.helpers.local import Api
 
 pytestmark = pytest.mark.timeout(180)
 

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 import requests
-from dashboard_helpers import fill, session
-from test_local_helpers import Api, png
 
 from picsellia_tf._colors import hex_color, label_color
 from picsellia_tf.local import LocalServer
+from tests.helpers.dashboard import fill, session
+from tests.helpers.local import Api, png
 
 
 @pytest.fixture(scope="module")

@@ -8,11 +8,11 @@ from collections.abc import Iterator
 
 import numpy as np
 import pytest
-from dashboard_helpers import fill, session
-from test_local_helpers import Api
 
 from picsellia_tf.local import LocalServer
 from picsellia_tf.local.dashboard import series
+from tests.helpers.dashboard import fill, session
+from tests.helpers.local import Api
 
 
 def test_families_put_validation_beside_training_and_runs_side_by_side():

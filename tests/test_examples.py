@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,15 +22,11 @@ pytestmark = pytest.mark.timeout(180)
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
-def _run(name: str, tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> str:
-    return _run_both(name, tmp_path, *args, env=env)[0]
-
-
-def _run_both(
+def _start(
     name: str, tmp_path: Path, *args: str, env: dict[str, str] | None = None
-) -> tuple[str, str]:
-    """The example's stdout and stderr; ``env`` replaces the defaults (a cache and a spool in
-    ``tmp_path``, TensorFlow's C++ logs off)."""
+) -> subprocess.Popen[str]:
+    """The example running in ``tmp_path``; ``env`` replaces the defaults (a cache and a spool
+    in ``tmp_path``, TensorFlow's C++ logs off)."""
     if env is None:
         env = {
             "PICSELLIA_CACHE_DIR": str(tmp_path / "cache"),
@@ -41,17 +38,76 @@ def _run_both(
         for k, v in os.environ.items()
         if not k.startswith("PICSELLIA_") and k != "TF_CPP_MIN_LOG_LEVEL"
     }
-    proc = subprocess.run(
+    return subprocess.Popen(
         [sys.executable, str(EXAMPLES / name), "--data-dir", str(tmp_path / "data"), *args],
         cwd=tmp_path,
         env={**base, "PICSELLIA_EXAMPLE_SMALL": "1", **env},
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=150,
     )
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
-    assert "Traceback" not in proc.stderr
-    return proc.stdout, proc.stderr
+
+
+def _finish(proc: subprocess.Popen[str]) -> tuple[str, str]:
+    """The example's stdout and stderr, once it exited 0 without a traceback."""
+    try:
+        out, err = proc.communicate(timeout=170)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+        raise AssertionError(f"the example ran for more than 170 s: {err[-4000:]}") from None
+    assert proc.returncode == 0, out[-2000:] + err[-4000:]
+    assert "Traceback" not in err
+    return out, err
+
+
+def _run(name: str, tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> str:
+    return _finish(_start(name, tmp_path, *args, env=env))[0]
+
+
+def _classifier_env(tmp_path: Path) -> dict[str, str]:
+    # As the README runs it: no TF_CPP_MIN_LOG_LEVEL, no cache or spool setting, and here a
+    # home of its own to check that nothing lands in it.
+    home = tmp_path / "home"
+    home.mkdir(exist_ok=True)
+    return {"HOME": str(home)}
+
+
+# The first run of each example starts with the module, all at once: each mostly waits on
+# its own process, and the processes share the machine's cores.
+LAUNCHED = {
+    "test_train_classifier": ("train_classifier.py", _classifier_env),
+    "test_train_segmenter": ("train_segmenter.py", None),
+    "test_train_detector": ("train_detector.py", None),
+    "test_push_tensorboard_logs": ("push_tensorboard_logs.py", None),
+}
+
+
+@pytest.fixture(scope="module")
+def launched(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, tuple[Path, subprocess.Popen[str]]]]:
+    """The first run of every example whose test is selected: its folder and its process."""
+    selected = {
+        item.originalname for item in request.session.items if item.module is request.module
+    }  # type: ignore[attr-defined]
+    runs: dict[str, tuple[Path, subprocess.Popen[str]]] = {}
+    for test, (name, env) in LAUNCHED.items():
+        if test in selected:
+            folder = tmp_path_factory.mktemp(test)
+            runs[test] = (folder, _start(name, folder, env=env(folder) if env else None))
+    yield runs
+    for _, proc in runs.values():
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+
+
+def _first_run(
+    launched: dict[str, tuple[Path, subprocess.Popen[str]]], test: str
+) -> tuple[Path, str, str]:
+    folder, proc = launched[test]
+    return (folder, *_finish(proc))
 
 
 def _experiment(out: str, model: str) -> tuple[int, str, str]:
@@ -89,12 +145,9 @@ def _check_previews(
         assert np.asarray(image.convert("RGB")).std() > 10
 
 
-def test_train_classifier(tmp_path: Path) -> None:
-    # As the README runs it: no TF_CPP_MIN_LOG_LEVEL, no cache or spool setting, and here a
-    # home of its own to check that nothing lands in it.
+def test_train_classifier(launched: Any) -> None:
+    tmp_path, out, err = _first_run(launched, "test_train_classifier")
     home = tmp_path / "home"
-    home.mkdir()
-    out, err = _run_both("train_classifier.py", tmp_path, env={"HOME": str(home)})
     for noise in ("absl::InitializeLog", "oneDNN custom operations", "cpu_feature_guard"):
         assert noise not in err, err
     assert list(home.iterdir()) == []  # no spool, image cache or Keras config there
@@ -141,8 +194,8 @@ def test_examples_help_gives_their_sizes() -> None:
     assert "PICSELLIA_EXAMPLE_SMALL=1" in text
 
 
-def test_train_segmenter(tmp_path: Path) -> None:
-    out = _run("train_segmenter.py", tmp_path)
+def test_train_segmenter(launched: Any) -> None:
+    tmp_path, out, _ = _first_run(launched, "test_train_segmenter")
     assert "60 images uploaded" in out
     assert re.search(r"validation: pixel accuracy [01]\.\d\d .* mean IoU of the shapes", out)
     tid, nid, pid = _experiment(out, "tiny-segmenter")
@@ -155,8 +208,8 @@ def test_train_segmenter(tmp_path: Path) -> None:
     _check_previews(out, tmp_path, logs, previews, epochs=2, count=4, pid=pid)
 
 
-def test_train_detector(tmp_path: Path) -> None:
-    out = _run("train_detector.py", tmp_path)
+def test_train_detector(launched: Any) -> None:
+    tmp_path, out, _ = _first_run(launched, "test_train_detector")
     assert "48 images uploaded" in out
     assert "validation: mean box IoU" in out
     tid, nid, pid = _experiment(out, "tiny-detector")
@@ -175,8 +228,8 @@ def test_train_detector(tmp_path: Path) -> None:
     assert "picsellia-tf serve --data-dir" in out
 
 
-def test_push_tensorboard_logs(tmp_path: Path) -> None:
-    out = _run("push_tensorboard_logs.py", tmp_path)
+def test_push_tensorboard_logs(launched: Any) -> None:
+    tmp_path, out, _ = _first_run(launched, "test_push_tensorboard_logs")
     match = re.search(r"read (\d+) points in (\d+) tags", out)
     assert match, out
     points, tags = int(match.group(1)), int(match.group(2))

@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pytest
 import requests
-from test_local_helpers import Api
+
+from tests.helpers.local import Api
 
 KILLS = 20
 UPLOADERS = 3

@@ -8,21 +8,14 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import requests
-from test_local_helpers import Api, png, setup_project
 
 from picsellia_tf.local import LocalServer
 from picsellia_tf.local.server import DataDirBusy
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[LocalServer]:
-    with LocalServer(tmp_path / "data") as local:
-        yield local
+from tests.helpers.local import Api, png, setup_project
 
 
 @pytest.fixture

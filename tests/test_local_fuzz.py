@@ -21,13 +21,13 @@ from urllib.parse import quote
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_local_helpers import multipart, png
 from werkzeug.test import Client
 
 from picsellia_tf.local.app import App, Route
 from picsellia_tf.local.handlers import ROUTES
 from picsellia_tf.local.storage import Storage
 from picsellia_tf.local.store import Store
+from tests.helpers.local import multipart, png
 
 TOTAL_REQUESTS = 10_000
 PER_ROUTE = math.ceil(TOTAL_REQUESTS / len(ROUTES)) + 10

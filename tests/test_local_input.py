@@ -7,20 +7,13 @@ Driven with plain ``requests`` over loopback HTTP.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import requests
-from test_local_helpers import Api, multipart, png, setup_project
 
 from picsellia_tf.local import LocalServer
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[LocalServer]:
-    with LocalServer(tmp_path / "data") as local:
-        yield local
+from tests.helpers.local import Api, multipart, png, setup_project
 
 
 @pytest.fixture

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 import requests
-from test_local_helpers import Api, closed, connect, read_answer, request_head, setup_project
 
 from picsellia_tf.local import LocalServer
 from picsellia_tf.local.limits import KIB, MIB, Limits, parse_size
+from tests.helpers.local import Api, closed, connect, read_answer, request_head, setup_project
 
 
 @pytest.fixture

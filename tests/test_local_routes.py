@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 import requests
-from test_local_helpers import Api, png, setup_project
 
 from picsellia_tf.local import LocalServer
+from tests.helpers.local import Api, png, setup_project
 
 
 @pytest.fixture

@@ -11,21 +11,14 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import requests
-from test_local_helpers import Api, png, setup_project
 
 from picsellia_tf.local import LocalServer
 from picsellia_tf.local.storage import Storage
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[LocalServer]:
-    with LocalServer(tmp_path / "data") as local:
-        yield local
+from tests.helpers.local import Api, png, setup_project
 
 
 @pytest.fixture

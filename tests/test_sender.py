@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_callback_support import new_experiment, new_project, server_points
 
 from picsellia_tf.errors import NotFoundError, ValidationError
 from picsellia_tf.sender import Backoff, Delivery, Sender, make_sender_client
 from picsellia_tf.spool import ACKED_FILE, POINTS_FILE, Point, RunMeta, Spool, find_runs, to_logs
+from tests.helpers.callback import new_experiment, new_project, server_points
 
 pytestmark = pytest.mark.timeout(60)
 

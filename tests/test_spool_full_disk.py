@@ -14,42 +14,26 @@ from typing import Any
 
 import keras
 import pytest
-from full_disk import SmallDisk
-from test_callback_support import (
-    BATCH,
-    STEPS_PER_EPOCH,
-    BatchRecorder,
-    assert_points_equal,
-    epoch_points,
-    new_experiment,
-    server_points,
-    tiny_data,
-    tiny_model,
-    unused_port,
-)
 
 from picsellia_tf import PicselliaCallback
 from picsellia_tf.client import Client
 from picsellia_tf.sender import DeliveryWarning, Sender, make_sender_client
 from picsellia_tf.spool import Point, RunMeta, Spool, find_runs, read_dropped
+from tests.helpers.callback import (
+    STEPS_PER_EPOCH,
+    BatchRecorder,
+    assert_points_equal,
+    epoch_points,
+    fit_tiny,
+    new_experiment,
+    server_points,
+    tiny_model,
+    unused_port,
+)
+from tests.helpers.full_disk import SmallDisk
 
 pytestmark = pytest.mark.timeout(180)
 LR = 0.05
-
-
-def _fit(model: Any, callbacks: list[Any], epochs: int) -> Any:
-    x, y = tiny_data()
-    xv, yv = tiny_data(16, seed=1)
-    return model.fit(
-        x,
-        y,
-        batch_size=BATCH,
-        epochs=epochs,
-        validation_data=(xv, yv),
-        callbacks=callbacks,
-        verbose=0,
-        shuffle=False,
-    )
 
 
 def _at_epochs(**actions: Any) -> Any:
@@ -100,7 +84,7 @@ def test_full_mid_run_with_the_server_up_loses_nothing(
     disk = _at_epochs(e4=small_disk.fill, e14=small_disk.free)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        history = _fit(model, [disk, recorder.attach(model), cb], epochs=25)
+        history = fit_tiny(model, [disk, recorder.attach(model), cb], epochs=25)
     want = _wanted(history, recorder)
     assert _count(want) == 25 * (2 * STEPS_PER_EPOCH + 5)
     got = server_points(client.experiments.get_logs(exp.training_id, exp.network_id))
@@ -131,7 +115,7 @@ def test_full_at_train_begin_then_freed_loses_nothing(
     disk = _at_epochs(e1=lambda: seen.append(small_disk.files()), e2=small_disk.free)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        history = _fit(model, [disk, recorder.attach(model), cb], epochs=6)
+        history = fit_tiny(model, [disk, recorder.attach(model), cb], epochs=6)
     got = server_points(client.experiments.get_logs(exp.training_id, exp.network_id))
     assert_points_equal(got, _wanted(history, recorder))  # all 6 epochs, none lost
     run = f"spool/{exp.network_id}-{exp.training_id}"
@@ -209,7 +193,7 @@ def test_full_with_the_server_down_counts_the_loss_exactly(
     )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        history = _fit(model, [_at_epochs(e3=small_disk.fill), recorder.attach(model), cb], 12)
+        history = fit_tiny(model, [_at_epochs(e3=small_disk.fill), recorder.attach(model), cb], 12)
     want = _wanted(history, recorder)
     (run,) = find_runs(spool_dir)
     kept = _spooled_points(run)

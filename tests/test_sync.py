@@ -1,37 +1,32 @@
-"""``picsellia-tf sync`` and ``picsellia-tf push-logs`` as subprocesses against the local platform."""
+"""``picsellia-tf sync`` and ``picsellia-tf push-logs`` against the local platform (through
+``main(argv)``; one run as a subprocess)."""
 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
-from test_callback_support import new_experiment, new_project, server_points, unused_port
 
 from picsellia_tf.spool import Point, RunMeta, Spool, find_runs
+from tests.helpers.callback import new_experiment, new_project, server_points, unused_port
+from tests.helpers.cli import cli_env, run_process
+from tests.helpers.cli import run as run_cli
 
 pytestmark = pytest.mark.timeout(120)
 
 
 def _cli(
-    platform: Any, *args: str, timeout: float = 60, input: str = ""
+    platform: Any, *args: str, timeout: float = 60, input: str = "", process: bool = False
 ) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PICSELLIA_")}
-    env.update(PICSELLIA_TOKEN=platform.token, TF_CPP_MIN_LOG_LEVEL="3")
-    out = subprocess.run(
-        [sys.executable, "-m", "picsellia_tf.cli", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        input=input,
-    )
-    assert platform.token not in out.stdout + out.stderr
-    return out
+    """``picsellia-tf ARGS`` with the platform's token (the host comes from each run's spool
+    or ``--host``): in this process, or as a subprocess with ``process``."""
+    env = cli_env(None, PICSELLIA_TOKEN=platform.token, TF_CPP_MIN_LOG_LEVEL="3")
+    if process:
+        return run_process(platform, *args, input=input, code=None, env=env, timeout=timeout)
+    return run_cli(platform, *args, input=input, code=None, env=env)
 
 
 def _points(tag: str, n: int, scale: float = 1.0) -> list[Point]:
@@ -56,7 +51,7 @@ def test_sync_delivers_every_run_under_a_spool_dir(platform: Any, tmp_path: Path
     known.close()
     fresh.close()
 
-    out = _cli(platform, "sync", str(tmp_path), "--json")
+    out = _cli(platform, "sync", str(tmp_path), "--json", process=True)
     assert out.returncode == 0, out.stderr
     report = {Path(r["run"]).name: r for r in json.loads(out.stdout)["runs"]}
     assert report[known.path.name]["sent"] == 6 and report[known.path.name]["complete"]

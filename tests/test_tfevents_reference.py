@@ -9,15 +9,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tfevents_reference import (
+
+from picsellia_tf.tfevents import LogdirTailer, TFEventsWarning, _decoder, iter_scalars, read_logs
+from tests.helpers.tfevents_reference import (
     accumulate,
     accumulate_logdir,
     file_version_record,
     ours,
     simple_value_record,
 )
-
-from picsellia_tf.tfevents import LogdirTailer, TFEventsWarning, _decoder, iter_scalars, read_logs
 
 tbx = pytest.importorskip("tensorboardX")
 

@@ -16,9 +16,9 @@ if TYPE_CHECKING:
 COMMANDS: dict[str, tuple[str, str]] = {
     "check": ("check", "Check the connection and the token ($PICSELLIA_TOKEN)."),
     "serve": ("serve", "Serve the local platform (SQLite + files) until Ctrl-C."),
-    "projects": ("resources", "List, show, create and delete projects."),
-    "datasets": ("resources", "List, show, upload to and delete datasets."),
-    "models": ("resources", "List, show and delete models."),
+    "projects": ("projects", "List, show, create and delete projects."),
+    "datasets": ("datasets", "List, show, upload to and delete datasets."),
+    "models": ("models", "List, show and delete models."),
     "experiments": (
         "experiments",
         "List experiment versions; show, print the logs of, or download the previews of one.",
@@ -73,9 +73,16 @@ NO_TOKEN = (
 )
 
 
+CLIENT_DEFAULTS: dict[str, Any] = {"max_retries": 3, "retry_deadline": 15.0}
+"""The CLI's client options: a person is waiting, so fail within seconds rather than retrying
+for a minute (a command may ask for others)."""
+
+
 def cli_client(host: str | None, **options: Any) -> Client:
-    """A client from ``$PICSELLIA_TOKEN`` and ``--host`` (or ``$PICSELLIA_HOST``), its errors
-    in the CLI's words; never takes the token as a flag."""
+    """The one way the commands build a client (close it after use: ``with``): the token from
+    ``$PICSELLIA_TOKEN``, never from a flag; ``host`` (``--host``, a spooled run's host) or
+    ``$PICSELLIA_HOST``; :data:`CLIENT_DEFAULTS` unless ``options`` say otherwise; errors in
+    the CLI's words."""
     import os
 
     from picsellia_tf.client import Client, _validate_host
@@ -85,13 +92,12 @@ def cli_client(host: str | None, **options: Any) -> Client:
         raise ConfigurationError(NO_TOKEN)
     if host is not None:
         host = _validate_host(host, "--host")
-    return Client(host=host, **options)
+    return Client(host=host, **{**CLIENT_DEFAULTS, **options})
 
 
-def make_client(args: argparse.Namespace) -> Client:
+def make_client(args: argparse.Namespace, **options: Any) -> Client:
     """The client of a command with ``--host``: see :func:`cli_client`."""
-    # A person is waiting: fail within seconds rather than retrying for a minute.
-    return cli_client(getattr(args, "host", None), max_retries=3, retry_deadline=15.0)
+    return cli_client(getattr(args, "host", None), **options)
 
 
 def describe_error(exc: BaseException, args: argparse.Namespace | None = None) -> str:
@@ -160,3 +166,23 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], *, empty: str) 
     return "\n".join(
         "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in cells
     )
+
+
+def fields(*pairs: tuple[str, Any]) -> str:
+    """``name: value`` lines; empty values shown as ``-``, values the platform did not give
+    (``None``) left out."""
+    width = max(len(k) for k, _ in pairs)
+    lines = []
+    for key, value in pairs:
+        if value is None:
+            continue
+        if isinstance(value, bool):
+            value = "yes" if value else "no"
+        shown = "-" if value == "" else str(value)
+        lines.append(f"{key + ':':<{width + 1}} {shown}")
+    return "\n".join(lines)
+
+
+def progress(message: str) -> None:
+    """A progress line on stderr (stdout stays clean for ``--json``)."""
+    print(message, file=sys.stderr, flush=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 
-from picsellia_tf.cli._common import add_connection_options, cli_client, command_help, emit
+from picsellia_tf.cli._common import add_connection_options, command_help, emit, make_client
 from picsellia_tf.types import Account
 
 
@@ -24,8 +24,7 @@ def run(args: argparse.Namespace) -> int:
     """Print who the token belongs to and the host; 1 on auth or network errors."""
     # A check answers quickly: two retries within 10 s rather than the API defaults. Its
     # errors (refused token, unreachable host) are worded as every command's, by cli.main.
-    client = cli_client(args.host, timeout=10.0, max_retries=2, retry_deadline=10.0)
-    with client:
+    with make_client(args, timeout=10.0, max_retries=2, retry_deadline=10.0) as client:
         account = client.check_connection()
     emit(args, {"host": client.host, **dataclasses.asdict(account)}, describe(client.host, account))
     return 0

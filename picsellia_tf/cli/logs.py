@@ -115,7 +115,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
             host = spool.meta.host
             entry["host"] = host or _default_host()
             if host not in clients:
-                clients[host] = Client(host=host)
+                clients[host] = cli_client(host)
                 unusable[host] = _probe(clients[host])
             problem = unusable[host]
             if problem is not None:
@@ -336,15 +336,15 @@ def cmd_push_logs(args: argparse.Namespace) -> int:
     total = sum(len(series["step"]) for series in logs.values())
     if total == 0:
         raise ValidationError(_nothing_to_push(args))
-    client = make_client(args)
-    result = post_logs_chunked(
-        client,
-        args.training_id,
-        args.network_id,
-        logs,
-        chunk=args.chunk,
-        timeout=args.timeout,
-    )
+    with make_client(args) as client:
+        result = post_logs_chunked(
+            client,
+            args.training_id,
+            args.network_id,
+            logs,
+            chunk=args.chunk,
+            timeout=args.timeout,
+        )
     data = {
         "tags": len(logs),
         "points": total,

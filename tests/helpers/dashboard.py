@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 import requests
-from test_local_helpers import Api, png
+
+from tests.helpers.local import Api, png
 
 DETECTION_LABELS = ("car", "road", "person")
 

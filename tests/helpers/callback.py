@@ -42,9 +42,11 @@ needs_tf_keras = pytest.mark.skipif(
 )
 
 
-def new_experiment(client: Any, model_name: str = "tiny") -> Experiment:
-    """A fresh project and a new experiment version in it."""
-    project = client.projects.create(f"p-{uuid.uuid4().hex[:8]}", "classification")
+def new_experiment(
+    client: Any, model_name: str = "tiny", kind: str = "classification"
+) -> Experiment:
+    """A fresh project (of type ``kind``) and a new experiment version of ``model_name`` in it."""
+    project = client.projects.create(f"p-{uuid.uuid4().hex[:8]}", kind)
     return client.experiments.init(project.id, model_name)
 
 
@@ -126,3 +128,20 @@ def assert_points_equal(
             assert np.isclose(got[tag][step], value, rtol=rel, atol=1e-7), (
                 f"{tag}@{step}: {got[tag][step]} != {value}"
             )
+
+
+def fit_tiny(model: Any, callbacks: list[Any], epochs: int, initial_epoch: int = 0) -> Any:
+    """``model.fit`` on :func:`tiny_data` (validation on other tiny data), in order, quietly."""
+    x, y = tiny_data()
+    xv, yv = tiny_data(16, seed=1)
+    return model.fit(
+        x,
+        y,
+        batch_size=BATCH,
+        epochs=epochs,
+        initial_epoch=initial_epoch,
+        validation_data=(xv, yv),
+        callbacks=callbacks,
+        verbose=0,
+        shuffle=False,
+    )
