@@ -109,7 +109,7 @@ def ensure_project(client: Any, n: int) -> tuple[str, str]:
         try:
             client.projects.get(entry["project"])
             return entry["project"], entry["dataset"]
-        except Exception:
+        except Exception:  # noqa: BLE001 -- a stale entry: the data is made again below
             pass
     t = time.monotonic()
     images = write_images(WORK / f"images-{n}", n, seed=n)

@@ -70,7 +70,7 @@ def ensure_project(n: int, tag: str) -> tuple[str, str, list[Path]]:
             try:
                 local.client.projects.get(entry["project"])
                 return entry["project"], entry["dataset"], sorted(folder.glob("*.jpg"))
-            except Exception:
+            except Exception:  # noqa: BLE001 -- a stale entry: the data is made again
                 pass
         shutil.rmtree(folder, ignore_errors=True)
         t = time.monotonic()

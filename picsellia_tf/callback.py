@@ -66,7 +66,7 @@ def _safe_hook(*, when_inactive: bool = False) -> Callable[[_Hook], _Hook]:
                 return
             try:
                 hook(self, *args, **kwargs)
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 -- no hook ever raises into fit
                 self._hook_failed(where, exc)
 
         return run  # type: ignore[return-value]
@@ -289,7 +289,7 @@ class PicselliaCallback(_CallbackBase):
         self._dropped_before = self.spool.dropped
         try:
             tailer = self._make_tailer()
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 -- a bad logdir: one warning, no tailer
             tailer = None
             self._warn_once("tailer", f"PicselliaCallback: cannot read tensorboard_logdir: {exc}")
         sender_client = (
@@ -418,7 +418,7 @@ class PicselliaCallback(_CallbackBase):
     def _write_learning_rate(self, epoch: int) -> None:
         try:
             lr = _keras.current_learning_rate(self.model, _ScheduleType)
-        except Exception as exc:  # an exotic optimizer: no learning_rate series
+        except Exception as exc:  # noqa: BLE001 -- an exotic optimizer: no learning_rate
             self._warn_once("lr", f"PicselliaCallback: cannot read the learning rate ({exc})")
             return
         if lr is not None and math.isfinite(lr):

@@ -181,7 +181,7 @@ def _run(
 ) -> None:
     try:
         box.put((True, fetch(start, stop)))
-    except BaseException as exc:  # re-raised in the reader's thread
+    except BaseException as exc:  # noqa: BLE001 -- re-raised in the reader's thread
         box.put((False, exc))
 
 

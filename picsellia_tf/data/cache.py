@@ -218,7 +218,7 @@ class ImageCache:
                             )
             except _ChecksumMismatch as exc:
                 return Outcome(item, error=str(exc), downloaded=True)
-            except Exception as exc:  # any failure of one file is that file's outcome
+            except Exception as exc:  # noqa: BLE001 -- a failure of one file: its outcome
                 return Outcome(item, error=f"download failed: {_describe(exc)}")
             downloaded = True
         try:
@@ -262,7 +262,7 @@ class ImageCache:
                 return Outcome(item, path=out, width=rgb.width, height=rgb.height)
         except FileNotFoundError:
             raise
-        except Exception as exc:  # PIL raises many types for bad files
+        except Exception as exc:  # noqa: BLE001 -- PIL raises many types for bad files
             return Outcome(item, error=f"not a decodable image ({_describe(exc)})")
 
     def fetch(
@@ -353,7 +353,7 @@ class _Window:
                 return
             try:
                 result: Outcome | BaseException = self._ensure(item, self._download, self._refresh)
-            except BaseException as exc:  # raised in the caller's thread by next()
+            except BaseException as exc:  # noqa: BLE001 -- raised in the caller's thread
                 result = exc
             self._done.put(result)
 
@@ -405,7 +405,7 @@ def _download(item: Item, dest: str, download: Download, refresh: Refresh | None
 def _orientation(im: Image.Image) -> int:
     try:
         return int(im.getexif().get(0x0112, 1) or 1)
-    except Exception:
+    except Exception:  # noqa: BLE001 -- unreadable EXIF: upright
         return 1
 
 
