@@ -216,35 +216,44 @@ def load(
     project = client.projects.get(project_id)
     label_names = [label.name for label in project.labels]
     dataset_size = client.datasets.get(dataset_id).size
-    joined = manifest.join(
+    joined = manifest.JoinResult()
+    listed = manifest.stream(
         listing.list_annotations(client, project_id, project.nb_annotations, progress),
-        listing.list_raw_data(client, dataset_id, dataset_size, progress),
+        listing.list_raw_data(client, dataset_id, dataset_size, False),  # the images bar counts
         label_names,
+        joined,
         task=task,
         seed=seed,
         val_fraction=val_fraction,
     )
-    report(joined.skipped)
-    wanted = [c for c in joined.candidates if split is None or c.split == split]
-    joined.candidates = []  # the candidates kept are in wanted
-
     store = cache_mod.ImageCache(cache_dir)
     index = cache_index.CacheIndex(store, _index_name(project_id, dataset_id, split))
-    keys = {c.key for c in wanted}  # identical images: one file
-    total = len(keys)
-
-    def files() -> Iterator[cache_mod.Item]:
-        for c in wanted:
-            if c.key in keys:
-                keys.discard(c.key)
-                yield cache_mod.Item(c.key, c.url, c.checksum, c.filename, c.index, c.size)
-
-    # per file: where it is and its size (ImageCache.pack), or why it is not usable
-    results: dict[str, int | tuple[str, int, int] | str] = {}
+    wanted: list[manifest.Candidate] = []
+    # per file: where it is and its size (ImageCache.pack), or why it is not usable (None
+    # while it is fetched); one file for identical images
+    results: dict[str, int | tuple[str, int, int] | str | None] = {}
     meter = Progress(
-        "picsellia_tf.data: images", total, "ready", counts=("downloaded", "unusable"),
+        "picsellia_tf.data: images", None, "ready", counts=("downloaded", "unusable"),
         enabled=progress,
     )  # fmt: skip
+    listing_done = False
+
+    def files() -> Iterator[cache_mod.Item]:
+        """The files to fetch as the raw data is listed: the download URL is held only by
+        the item, in the fetch window."""
+        nonlocal listing_done
+        for c, url in listed:
+            if joined.skipped and on_error == "raise":
+                raise DataError(joined.skipped[0])
+            if split is not None and c.split != split:
+                continue
+            wanted.append(c)
+            if c.key not in results:
+                results[c.key] = None
+                yield cache_mod.Item(c.key, url, c.checksum, c.filename, c.index, c.size)
+        listing_done = True
+        meter.expect(len(results))
+
     refresher = listing.UrlRefresher(client, dataset_id)
 
     def download(url: str, dest: str, item: cache_mod.Item) -> None:
@@ -271,10 +280,12 @@ def load(
                     image = next(c for c in wanted if c.key == outcome.item.key)
                     raise DataError(Skipped(image.image_id, image.filename, reason))
     except KeyboardInterrupt:
-        raise KeyboardInterrupt(_interrupted(usable, total, store.directory)) from None
+        message = _interrupted(usable, len(results), listing_done, store.directory)
+        raise KeyboardInterrupt(message) from None
     finally:
         outcomes.close()
         meter.close()
+    report(joined.skipped)
     if refresher.refreshed:
         log.info(
             "picsellia_tf.data: %d download URLs had expired and were listed again",
@@ -287,6 +298,7 @@ def load(
     while wanted:  # each candidate freed once its example is made
         c = wanted.pop()
         result = results[c.key]
+        assert result is not None  # every file has its outcome once fetch ends
         if isinstance(result, str):
             skipped.append(Skipped(c.image_id, c.filename, result))
             continue
@@ -380,9 +392,10 @@ def _index_name(project_id: str, dataset_id: str, split: str | None) -> str:
     return hashlib.sha256(what.encode()).hexdigest()[:32]
 
 
-def _interrupted(cached: int, total: int, directory: str) -> str:
+def _interrupted(cached: int, total: int, listed: bool, directory: str) -> str:
+    of = f"{total} images" if listed else f"the {total} images listed so far"
     return (
-        f"picsellia_tf.data: interrupted: {cached} of {total} images are in the cache "
+        f"picsellia_tf.data: interrupted: {cached} of {of} are in the cache "
         f"{directory}; load() again resumes from there"
     )
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 
 from picsellia_tf.data.cache import cache_key, is_sha256
@@ -96,12 +96,11 @@ class Candidate:
 
     ``key`` is its cache key (:func:`picsellia_tf.data.cache.cache_key`, which holds the
     checksum), ``index`` its position in the dataset's raw data listing (where a fresh
-    download URL is found).
+    download URL is found). Its download URL is not kept (:func:`stream` gives it beside).
     """
 
     image_id: str
     filename: str
-    url: str
     split: str
     shapes: tuple[Geometry, ...] = ()
     classes: tuple[int, ...] = ()
@@ -120,10 +119,10 @@ class Example:
     """One element of the dataset, in the displayed image's pixels, before resizing.
 
     ``boxes`` are ``(x1, y1, x2, y2)`` (detection); ``classes`` the class (classification) or
-    the classes (multilabel); ``shapes`` what masks paint (segmentation).
+    the classes (multilabel); ``shapes`` what masks paint (segmentation). No image id: one
+    string less per image held (its file name stays, for messages).
     """
 
-    image_id: str
     filename: str
     path: str
     width: int
@@ -203,7 +202,35 @@ def join(
     seed: int = 0,
     val_fraction: float = 0.2,
 ) -> JoinResult:
-    """Join annotations with the dataset's raw data; validate.
+    """Join annotations with the dataset's raw data; validate (:func:`stream`, collected)."""
+    result = JoinResult()
+    result.candidates = [
+        c
+        for c, _ in stream(
+            annotations,
+            raw_data,
+            label_names,
+            result,
+            task=task,
+            seed=seed,
+            val_fraction=val_fraction,
+        )
+    ]
+    return result
+
+
+def stream(
+    annotations: Iterable[ImageAnnotation],
+    raw_data: Iterable[RawData],
+    label_names: Sequence[str],
+    result: JoinResult,
+    *,
+    task: str,
+    seed: int = 0,
+    val_fraction: float = 0.2,
+) -> Iterator[tuple[Candidate, str]]:
+    """Each candidate with its download URL, as ``raw_data`` is read; ``result`` gets the
+    rest (skipped items, split counts, unannotated images), complete once this ends.
 
     An annotation names its image by id, or, when it has no id, by filename. ``annotations``
     is read first (kept as validated shapes only), then ``raw_data`` is streamed: nothing of a
@@ -212,7 +239,6 @@ def join(
     geometry, and classification images with several labels are reported in ``skipped``.
     """
     label_ids = {name: i for i, name in enumerate(label_names)}
-    result = JoinResult()
     # image id (or filename) -> what its annotation gives (_parse)
     by_id: dict[str, _Parsed] = {}
     by_name: dict[str, _Parsed] = {}
@@ -256,14 +282,11 @@ def join(
         result.split_counts[split] += 1
         key = cache_key(row.url, row.checksum)
         classes = same.setdefault(classes, classes)  # one tuple object per label set
-        result.candidates.append(
-            Candidate(row.id, row.filename, row.url, split, shapes, classes, key, index, row.size)
-        )
+        yield Candidate(row.id, row.filename, split, shapes, classes, key, index, row.size), row.url
     for image_id, (filename, *_) in by_id.items():
         result.skipped.append(Skipped(image_id, filename, "annotated image is not in the dataset"))
     for filename in by_name:
         result.skipped.append(Skipped(None, filename, "annotated image is not in the dataset"))
-    return result
 
 
 _Parsed = tuple[str | None, tuple[Geometry, ...], tuple[int, ...], tuple[tuple[int, str], ...]]
@@ -317,7 +340,6 @@ def finalize(
         skipped.append(Skipped(candidate.image_id, candidate.filename, reason, g.index))
 
     example = Example(
-        candidate.image_id,
         candidate.filename,
         path,
         width,
