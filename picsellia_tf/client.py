@@ -15,7 +15,6 @@ import heapq
 import json as jsonlib
 import logging
 import os
-import random
 import re
 import socket
 import tempfile
@@ -31,13 +30,13 @@ import urllib3
 from requests.adapters import HTTPAdapter
 
 from picsellia_tf._checks import check_int, check_number
+from picsellia_tf._retry import RETRY_STATUSES, Backoff, is_retryable, retry_hint
 from picsellia_tf._version import __version__
 from picsellia_tf.errors import (
     APIError,
     BadRequestError,
     ConfigurationError,
     NetworkError,
-    RateLimitError,
     RequestTimeout,
     ResponseTooLarge,
     ServerError,
@@ -51,7 +50,6 @@ logger = logging.getLogger("picsellia_tf.client")
 
 DEFAULT_HOST = "https://app.picsellia.com"
 POOL_SIZE = 32
-RETRY_STATUSES = frozenset({429, 502, 503, 504})
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 IDEMPOTENT_POSTS = frozenset({"/sdk/post_logs"})
 BACKOFF_BASE = 0.5
@@ -811,6 +809,7 @@ class Client:
         stop at ``deadline``, default ``retry_deadline`` from now)."""
         start = time.monotonic()
         budget = self.retry_deadline if deadline is None else deadline - start
+        backoff = Backoff(BACKOFF_BASE, BACKOFF_CAP)
         attempt = 0
         while True:
             remaining = budget - (time.monotonic() - start)
@@ -830,13 +829,11 @@ class Client:
                 if not idempotent:
                     return response
                 failure = self._error(response, method, path)
-            if not idempotent:
+            if not idempotent or not is_retryable(failure):
                 raise failure
             attempt += 1
             elapsed = time.monotonic() - start
-            delay = random.uniform(0, min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (attempt - 1)))
-            if isinstance(failure, RateLimitError) and failure.retry_after is not None:
-                delay = failure.retry_after
+            delay = backoff.next(retry_hint(failure))
             if attempt > self.max_retries or elapsed + delay >= budget:
                 raise failure
             logger.info(

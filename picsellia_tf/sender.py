@@ -1,4 +1,5 @@
-"""Delivery of spooled runs to the platform: the one place that knows retries, backoff and deadlines.
+"""Delivery of spooled runs to the platform: spooling, batching and deadlines; retries follow
+the package's one rule (:mod:`picsellia_tf._retry`).
 
 - :class:`Delivery` sends what a :class:`~picsellia_tf.spool.Spool` holds that the server has
   not accepted yet, one batch at a time, through *channels* (one per kind of spooled job:
@@ -21,7 +22,6 @@ from __future__ import annotations
 
 import atexit
 import logging
-import random
 import sys
 import threading
 import time
@@ -31,11 +31,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
+from picsellia_tf._retry import Backoff, is_retryable, retry_hint
 from picsellia_tf.errors import (
     APIError,
-    NetworkError,
-    RateLimitError,
-    ServerError,
     UnknownProjectError,
     ValidationError,
 )
@@ -58,35 +56,6 @@ class DeliveryWarning(UserWarning):
 def sync_hint(spool: Spool) -> str:
     """The command that sends a spooled run later."""
     return f"picsellia-tf sync {spool.path}"
-
-
-def is_retryable(exc: BaseException) -> bool:
-    """True for failures that may go away: connection problems, 429 and 5xx."""
-    return isinstance(exc, NetworkError | RateLimitError | ServerError)
-
-
-class Backoff:
-    """Capped exponential backoff with jitter: ``uniform(c / 2, c)``, ``c = min(cap, base * 2**n)``
-    after ``n`` failures in a row."""
-
-    def __init__(self, base: float = 0.5, cap: float = 30.0, rng: random.Random | None = None):
-        self.base = base
-        self.cap = cap
-        self.failures = 0
-        self._rng = rng or random.Random()
-
-    def next(self, hint: float | None = None) -> float:
-        """The delay before the next try; ``hint`` (a server's Retry-After) is a floor, up to
-        ``cap``."""
-        ceiling = min(self.cap, self.base * (2**self.failures))
-        self.failures += 1
-        delay = self._rng.uniform(ceiling / 2, ceiling)
-        if hint is not None and hint > delay:
-            delay = min(hint, self.cap)
-        return delay
-
-    def reset(self) -> None:
-        self.failures = 0
 
 
 def make_sender_client(client: Client) -> Client:
@@ -341,8 +310,7 @@ class Delivery:
                 remaining = deadline - time.monotonic()
                 if not is_retryable(exc) or remaining <= 0:
                     return result(False, exc)
-                hint = exc.retry_after if isinstance(exc, RateLimitError) else None
-                sleep(min(backoff.next(hint), remaining))
+                sleep(min(backoff.next(retry_hint(exc)), remaining))
 
 
 def sync_run(spool: Spool, client: Client, *, timeout: float = 300.0) -> DrainResult:
@@ -632,8 +600,7 @@ class Sender:
                     self.spool.path,
                     "starting the experiment version is" if starting else "they are",
                 )
-            hint = exc.retry_after if isinstance(exc, RateLimitError) else None
-            return self.backoff.next(hint)
+            return self.backoff.next(retry_hint(exc))
         self.disabled_by = exc
         if starting:
             what = (

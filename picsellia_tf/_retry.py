@@ -1,0 +1,51 @@
+"""The one retry rule of the package, used by the client's requests and by the background
+sender (and ``sync``): which failures are worth another try, and how long to wait first."""
+
+from __future__ import annotations
+
+import random
+
+from picsellia_tf.errors import APIError, NetworkError, RateLimitError, ResponseTooLarge
+
+RETRY_STATUSES = frozenset({429, 502, 503, 504})
+"""Statuses that mean "later": rate limited, a gateway failing, the server overloaded. Any other
+answer (a 500 included: the server's own fault) is final."""
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """True for failures that may go away: connection problems and timeouts (not an answer
+    larger than allowed) and the :data:`RETRY_STATUSES`."""
+    if isinstance(exc, ResponseTooLarge):
+        return False
+    if isinstance(exc, NetworkError):
+        return True
+    return isinstance(exc, APIError) and exc.status in RETRY_STATUSES
+
+
+def retry_hint(exc: BaseException) -> float | None:
+    """The server's ``Retry-After`` in seconds, where it gave one."""
+    return exc.retry_after if isinstance(exc, RateLimitError) else None
+
+
+class Backoff:
+    """Capped exponential backoff with jitter: ``uniform(c / 2, c)``, ``c = min(cap, base *
+    2**n)`` after ``n`` failures in a row; a server's ``Retry-After`` is a floor."""
+
+    def __init__(self, base: float = 0.5, cap: float = 30.0, rng: random.Random | None = None):
+        self.base = base
+        self.cap = cap
+        self.failures = 0
+        self._rng = rng or random.Random()
+
+    def next(self, hint: float | None = None) -> float:
+        """The delay before the next try; ``hint`` (a server's Retry-After) is a floor."""
+        ceiling = min(self.cap, self.base * (2**self.failures))
+        self.failures += 1
+        delay = self._rng.uniform(ceiling / 2, ceiling)
+        if hint is not None and hint > delay:
+            delay = hint
+        return delay
+
+    def reset(self) -> None:
+        """After a success: the next failure waits the shortest delay again."""
+        self.failures = 0
