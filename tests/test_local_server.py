@@ -317,3 +317,38 @@ def test_downloads_support_byte_ranges(server: LocalServer, api: Api) -> None:
     url = api.ok("GET", f"/api/v1/raw_data/{ids['dataset_id']}", {"range": [2, 3]})["2"]["url"]
     response = requests.get(url, headers={"Range": "bytes=4-5"}, timeout=10)
     assert response.status_code == 206 and response.content == b"an"
+
+
+# -- the HTTP server under concurrent requests ---------------------------------------------
+
+
+def test_the_io_loop_waits_while_requests_run(server: LocalServer, api: Api) -> None:
+    """waitress's loop spun (hundreds of passes per request, taking the GIL from the workers)
+    while a worker held a connection's output: it now waits, a few passes per request."""
+    ids = setup_project(api)
+    version = {"training_id": ids["training_id"], "network_id": ids["network_id"]}
+    clients, posts, failures = 8, 30, []
+
+    def post_logs(tag: str) -> None:
+        with requests.Session() as session:
+            session.headers["Authorization"] = f"Bearer {server.token}"
+            for i in range(posts):
+                steps = list(range(i * 100, i * 100 + 100))
+                body = {**version, "logs": {tag: {"step": steps, "value": [0.5] * 100}}}
+                response = session.post(f"{server.url}/sdk/post_logs", json=body, timeout=30)
+                if response.status_code != 201:
+                    failures.append(response.text)
+
+    http = server._server
+    assert http is not None
+    before = http.passes
+    threads = [threading.Thread(target=post_logs, args=(f"t{i}",)) for i in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    passes = http.passes - before
+    assert not failures, failures[:3]
+    logs = api.ok("GET", "/sdk/get_logs", version)["logs"]
+    assert all(len(logs[f"t{i}"]["step"]) == posts * 100 for i in range(clients))
+    assert passes < 10 * clients * posts, f"{passes} loop passes for {clients * posts} requests"
