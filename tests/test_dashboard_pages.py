@@ -108,6 +108,26 @@ def test_the_sign_in_form_posts_the_token_and_redirects_to_next(server, demo):
     assert cross.status_code == 403 and "Set-Cookie" not in cross.headers
 
 
+def test_sign_in_behind_a_proxy_accepts_the_public_origin(tmp_path: Path) -> None:
+    # The browser's Origin is the proxy's public URL; the Host the server sees is its own.
+    with LocalServer(tmp_path / "d", public_url="https://dash.example:8443/") as proxied:
+        for origin, status in [
+            ("https://dash.example:8443", 303),
+            (proxied.url, 303),
+            ("https://dash.example:9999", 403),
+            ("https://evil.example", 403),
+        ]:
+            answer = requests.post(
+                proxied.url + "/signin",
+                data={"token": proxied.token, "next": "/"},
+                headers={"Origin": origin},
+                allow_redirects=False,
+                timeout=10,
+            )
+            assert answer.status_code == status, (origin, answer.text)
+            assert ("Set-Cookie" in answer.headers) == (status == 303), origin
+
+
 def test_sign_out_forgets_the_session(server):
     s = session(server.url, server.token)
     assert s.post(server.url + "/signout", allow_redirects=False, timeout=10).status_code == 303
@@ -240,9 +260,9 @@ def test_serve_prints_a_dashboard_url_that_signs_in(tmp_path: Path):
     ) as process:
         try:
             assert process.stdout is not None
-            lines = [process.stdout.readline().strip() for _ in range(3)]
-            assert lines[2].startswith("dashboard: http://127.0.0.1:"), lines
-            url = lines[2].split(" ", 1)[1]
+            lines = [process.stdout.readline().strip() for _ in range(4)]
+            assert lines[3].startswith("dashboard: http://127.0.0.1:"), lines
+            url = lines[3].split(" ", 1)[1]
             assert url.endswith("/?token=cli-token")
             s = requests.Session()
             page = s.get(url, timeout=10)

@@ -283,12 +283,15 @@ def test_python_m_serves_until_interrupted(tmp_path: Path) -> None:
             first = process.stdout.readline().strip()
             prefix = "Picsellia local platform at http://127.0.0.1:"
             assert first.startswith(prefix) and int(first[len(prefix) :]) > 0
-            assert process.stdout.readline().strip() == "token: cli-token"
             url = first.rsplit(" ", 1)[1]
+            assert process.stdout.readline().strip() == f"public URL: {url}"
+            assert process.stdout.readline().strip() == "token: cli-token"
+            assert process.stdout.readline().strip() == f"dashboard: {url}/?token=cli-token"
             me = Api(url, "cli-token").ok("GET", "/sdk/check_connection")
             assert me["organisation"] == "local"
-            process.send_signal(signal.SIGINT)
+            process.send_signal(signal.SIGINT)  # even before it announced everything
             assert process.wait(timeout=10) == 0
+            assert process.stdout.read().strip().endswith("stopped")
             assert process.stderr is not None and "cli-token" not in process.stderr.read()
         finally:
             if process.poll() is None:

@@ -7,9 +7,12 @@ import dataclasses
 import ipaddress
 import re
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from picsellia_tf.local.limits import Limits, format_size, parse_size
+
+if TYPE_CHECKING:
+    from picsellia_tf.local.server import LocalServer
 
 DEFAULT_DATA_DIR = "./picsellia-data"
 DEFAULT_PORT = 8080
@@ -164,10 +167,28 @@ def run(args: argparse.Namespace) -> int:
             limits=limits,
             public_url=args.public_url,
         )
-        server.start()
     except (OSError, ValueError, RuntimeError) as exc:
         print(f"picsellia-tf serve: error: {exc}", file=sys.stderr)
         return 1
+    # From the start on, Ctrl-C (a SIGINT as early as the first answer) stops the server
+    # cleanly, whichever line the main thread is at.
+    try:
+        try:
+            server.start()
+        except (OSError, ValueError, RuntimeError) as exc:
+            print(f"picsellia-tf serve: error: {exc}", file=sys.stderr)
+            return 1
+        _announce(args, server)
+        server.serve_forever()
+    except KeyboardInterrupt:
+        print("stopped", flush=True)
+    finally:
+        server.stop()
+    return 0
+
+
+def _announce(args: argparse.Namespace, server: LocalServer) -> None:
+    """Print where the server is, the token, and the warnings its options deserve."""
     if not is_loopback(args.host):
         print(
             f"warning: serving on {args.host}, reachable from other machines; "
@@ -181,13 +202,7 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     print(f"Picsellia local platform at {server.url}", flush=True)
-    if args.public_url is not None:
-        print(f"public URL: {server.public_url}", flush=True)
+    print(f"public URL: {server.public_url}", flush=True)  # what signed URLs point at
     print(f"token: {server.token}", flush=True)
-    print(f"dashboard: {server.url}/?token={server.token}", flush=True)
+    print(f"dashboard: {server.public_url}/?token={server.token}", flush=True)
     print(f"data: {server.data_dir.resolve()}  (Ctrl-C to stop)", flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        print("stopped", flush=True)
-    return 0

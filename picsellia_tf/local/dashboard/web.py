@@ -187,19 +187,29 @@ def error_page(exc: PageError, user: User | None) -> Response:
     return html_response(page(title, body, user=user.email if user else None), exc.status)
 
 
-def same_origin(request: Request) -> bool:
-    """Whether a form POST comes from a page of this server (or says nothing of its origin)."""
+def same_origin(ctx: Ctx) -> bool:
+    """Whether a form POST comes from a page of this server (or says nothing of its origin):
+    its Origin is the server's public URL (behind a proxy, ``serve --public-url``: the
+    request's Host is then the proxy's upstream) or the URL the request was sent to."""
+    request = ctx.request
     origin = request.headers.get("Origin")
     if origin is None or origin == "null":
         return origin is None
-    return origin.rstrip("/") == request.host_url.rstrip("/")
+    origin = origin.rstrip("/")
+    return origin in (_origin_of(ctx.public_url), request.host_url.rstrip("/"))
+
+
+def _origin_of(url: str) -> str:
+    """``scheme://host[:port]`` of a URL (an Origin header has no path)."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
 
 
 def signin(ctx: Ctx) -> Response:
     """POST /signin: the form's token for a session cookie, then back to ``next``."""
     request = ctx.request
     next_path = safe_next(request.form.get("next", "/"))
-    if not same_origin(request):
+    if not same_origin(ctx):
         return signin_page(next_path, "Sign-in must come from this server's own form.", 403)
     row = token_user(ctx, request.form.get("token", ""))
     if row is None:
@@ -209,7 +219,7 @@ def signin(ctx: Ctx) -> Response:
 
 def signout(ctx: Ctx) -> Response:
     """POST /signout: forget the session cookie."""
-    if not same_origin(ctx.request):
+    if not same_origin(ctx):
         return html_response(page("Error", h("<p>Sign-out must come from this server.</p>")), 403)
     response = redirect("/")
     response.delete_cookie(COOKIE, path="/", httponly=True, samesite="Strict")
