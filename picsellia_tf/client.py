@@ -32,6 +32,7 @@ from requests.adapters import HTTPAdapter
 from picsellia_tf._checks import check_int, check_number
 from picsellia_tf._retry import RETRY_STATUSES, Backoff, is_retryable, retry_hint
 from picsellia_tf._version import __version__
+from picsellia_tf.api import Annotations, Datasets, Experiments, Models, Projects
 from picsellia_tf.errors import (
     APIError,
     BadRequestError,
@@ -367,9 +368,6 @@ class Client:
         self._session = _new_session(_BearerAuth(self._token, self._origin))
         self._session.headers["Accept"] = "application/json"
         self._storage = _new_session(None)
-
-        # The endpoint groups (imported here: they build on this module).
-        from picsellia_tf.api import Annotations, Datasets, Experiments, Models, Projects
 
         self.projects: Projects = Projects(self)
         """Projects: create, list, infos, team, labels, Q&A, stats, models."""

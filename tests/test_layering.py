@@ -84,3 +84,51 @@ def test_the_shared_limits_are_defined_once() -> None:
         for match in defined.finditer(path.read_text(encoding="utf-8"))
     ]
     assert not again, again
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected groups of more than one module (each an import cycle)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for other in sorted(graph.get(node, ())):
+            if other not in graph:
+                continue
+            if other not in index:
+                visit(other)
+                low[node] = min(low[node], low[other])
+            elif other in stack:
+                low[node] = min(low[node], index[other])
+        if low[node] == index[node]:
+            group = []
+            while True:
+                member = stack.pop()
+                group.append(member)
+                if member == node:
+                    break
+            if len(group) > 1:
+                found.append(sorted(group))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return sorted(found)
+
+
+KNOWN_CYCLES: list[list[str]] = [
+    # data/cache_index.py (this session's issue 11) and data/cache.py import each other: to
+    # be untangled there, then removed from this list (the test fails once it is gone).
+    ["picsellia_tf.data.cache", "picsellia_tf.data.cache_index"],
+]
+
+
+def test_the_import_graph_has_no_cycle_type_only_imports_included() -> None:
+    graph = {name: imports(path) - {name} for name, path in sources().items()}
+    assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    assert "picsellia_tf.client" in graph["picsellia_tf.local_platform"]  # the reader reads
+    assert cycles(graph) == KNOWN_CYCLES

@@ -1,6 +1,7 @@
 """Endpoint wrappers, one module per section of the platform's v1 reference.
 
-Each method is a few lines over :meth:`picsellia_tf.client.Client.request` and
+Each method is a few lines over the transport's ``request`` (:class:`~picsellia_tf.api._base.Transport`,
+which :class:`picsellia_tf.client.Client` is) and
 :mod:`picsellia_tf.wire`; arguments are checked before any request is sent.
 """
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import queue
 import threading
 from collections import deque
-from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, Protocol, TypeVar
 from urllib.parse import quote
 
 from picsellia_tf import wire
@@ -18,9 +18,6 @@ from picsellia_tf._checks import check_text as text
 from picsellia_tf._limits import MAX_RANGE
 from picsellia_tf.errors import ValidationError
 from picsellia_tf.wire import WireError
-
-if TYPE_CHECKING:
-    from picsellia_tf.client import Client
 
 T = TypeVar("T")
 
@@ -43,10 +40,30 @@ __all__ = [
 ]
 
 
+class Transport(Protocol):
+    """What an endpoint group needs of the client (:class:`picsellia_tf.client.Client` is
+    one): API requests, and uploads to presigned storage URLs. Typed here, so that ``api``
+    imports nothing of ``client``."""
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        files: Any = None,
+        idempotent: bool | None = None,
+    ) -> Any: ...
+
+    def storage_post(
+        self, url: str, fields: Mapping[str, Any], filename: str, data: bytes
+    ) -> None: ...
+
+
 class Endpoints:
     """A group of endpoints over one client."""
 
-    def __init__(self, client: Client) -> None:
+    def __init__(self, client: Transport) -> None:
         self._client = client
 
     def __repr__(self) -> str:

@@ -10,12 +10,13 @@ import os
 import threading
 import uuid
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from picsellia_tf import wire
 from picsellia_tf._checks import check_list
 from picsellia_tf.api._base import (
     Endpoints,
+    Transport,
     answer_count,
     answer_field,
     check_training_id,
@@ -23,11 +24,9 @@ from picsellia_tf.api._base import (
     route,
     text,
 )
+from picsellia_tf.api.models import Models
 from picsellia_tf.errors import UnknownProjectError, ValidationError
 from picsellia_tf.types import Experiment, Preview
-
-if TYPE_CHECKING:
-    from picsellia_tf.client import Client
 
 LogsDict = dict[str, dict[str, list[Any]]]
 
@@ -35,8 +34,9 @@ LogsDict = dict[str, dict[str, list[Any]]]
 class Experiments(Endpoints):
     """Experiment versions of models: start one, stream its logs and previews."""
 
-    def __init__(self, client: Client) -> None:
+    def __init__(self, client: Transport) -> None:
         super().__init__(client)
+        self._models = Models(client)  # a version's project is read from its model
         self._projects: dict[tuple[str, int], str] = {}
         self._lock = threading.Lock()
 
@@ -167,7 +167,7 @@ class Experiments(Endpoints):
             known = self._projects.get((network_id, tid))
         if known is not None:
             return known
-        model = self._client.models.get(network_id)
+        model = self._models.get(network_id)
         versions = {e.training_id: e.project_id for e in model.experiments}
         if versions and tid not in versions:
             raise ValidationError(
