@@ -40,10 +40,19 @@ every signature then costs one listing per page per second, not one per image)."
 T = TypeVar("T")
 
 
-def _counted(items: Iterable[T], meter: Progress) -> Iterator[T]:
-    for item in items:
-        meter.advance()
-        yield item
+def _counted(items: Iterable[T], meter: Progress, every: int = 256) -> Iterator[T]:
+    """``items``, counted on ``meter`` ``every`` at a time (and the rest at the end)."""
+    n = 0
+    try:
+        for item in items:
+            n += 1
+            if n == every:
+                meter.advance(n)
+                n = 0
+            yield item
+    finally:
+        if n:
+            meter.advance(n)
 
 
 def list_annotations(

@@ -297,6 +297,15 @@ def _parse(ann: ImageAnnotation, label_ids: dict[str, int], task: str) -> _Parse
     reason). Classification tasks keep only the label ids (no geometry per shape)."""
     shapes: list[Geometry] = []
     problems: list[tuple[int, str]] = []
+    if task in ("classification", "multilabel"):  # parse_shape's rule for them, no Geometry
+        labels: set[int] = set()
+        for i, shape in enumerate(ann.shapes):
+            label = label_ids.get(shape.label)
+            if label is None:
+                problems.append((i, f"label {shape.label!r} is not a project label"))
+            else:
+                labels.add(label)
+        return ann.filename, (), tuple(sorted(labels)), tuple(problems)
     for i, shape in enumerate(ann.shapes):
         geometry, reason = parse_shape(shape, i, label_ids, task)
         if geometry is None:
