@@ -7,9 +7,11 @@ import random
 
 from picsellia_tf.errors import APIError, NetworkError, RateLimitError, ResponseTooLarge
 
-RETRY_STATUSES = frozenset({429, 502, 503, 504})
-"""Statuses that mean "later": rate limited, a gateway failing, the server overloaded. Any other
-answer (a 500 included: the server's own fault) is final."""
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+"""Statuses that may mean "later": rate limited, a server or gateway failing, the server
+overloaded. A 500 is often a passing fault of a busy platform; retrying it (only requests that
+are safe to repeat, within their deadline) costs a few seconds when it is not. Any other
+answer is final."""
 
 
 def is_retryable(exc: BaseException) -> bool:

@@ -220,13 +220,13 @@ def test_pool_is_large_enough_for_concurrent_downloads():
 )
 def test_status_maps_to_error_family_with_message(recorder, status, cls):
     recorder.script = lambda *a: json_reply(status, {"error": f"field 'x' broke {status}"})
-    client = make_client(recorder.url)
+    client = make_client(recorder.url, max_retries=1)
     with pytest.raises(cls) as info:
         client.request("PUT", "/api/v1/project_infos/p", json={})
     err = info.value
     assert (err.status, err.method, err.path) == (status, "PUT", "/api/v1/project_infos/p")
     assert err.message == f"field 'x' broke {status}"
-    assert len(recorder.requests) == 1
+    assert len(recorder.requests) == (2 if status == 500 else 1)  # a 4xx is never retried
 
 
 def test_plain_text_error_is_truncated_and_token_scrubbed(recorder):
@@ -360,10 +360,17 @@ def test_retries_stop_after_max_retries(recorder):
     assert info.value.status == 504 and len(recorder.requests) == 3
 
 
-def test_500_is_not_retried(recorder):
+def test_500_is_retried_then_raised(recorder):
+    recorder.script = lambda *a: json_reply(500, {"error": "bug"})
+    with pytest.raises(ServerError) as info:
+        make_client(recorder.url, max_retries=2).request("GET", "/api/v1/models_list")
+    assert info.value.status == 500 and len(recorder.requests) == 3
+
+
+def test_500_is_not_retried_for_a_post_that_is_not_safe_to_repeat(recorder):
     recorder.script = lambda *a: json_reply(500, {"error": "bug"})
     with pytest.raises(ServerError):
-        make_client(recorder.url).request("GET", "/api/v1/models_list")
+        make_client(recorder.url).request("POST", "/api/v1/models", json={"name": "m"})
     assert len(recorder.requests) == 1
 
 

@@ -135,16 +135,23 @@ def test_delivery_does_not_retry_a_refusal(platform: Any, tmp_path: Path) -> Non
 
 
 def test_client_and_sender_share_one_retry_rule(platform: Any, tmp_path: Path) -> None:
-    # One rule (picsellia_tf._retry): 429 and 502/503/504 and connection failures are worth
-    # another try; a 500 (the server's own fault) is final for the sender as for the client.
+    # One rule (picsellia_tf._retry): 429, 500/502/503/504 and connection failures are worth
+    # another try, for the sender as for the client; a 4xx is final.
     from picsellia_tf import _retry
     from picsellia_tf import client as client_module
     from picsellia_tf import sender as sender_module
-    from picsellia_tf.errors import NetworkError, ResponseTooLarge, ServerError, error_for_status
+    from picsellia_tf.errors import NetworkError, ResponseTooLarge, error_for_status
 
     assert sender_module.is_retryable is _retry.is_retryable is client_module.is_retryable
     assert sender_module.Backoff is _retry.Backoff is client_module.Backoff
-    for status, retried in ((429, True), (500, False), (502, True), (503, True), (504, True)):
+    for status, retried in (
+        (429, True),
+        (500, True),
+        (502, True),
+        (503, True),
+        (504, True),
+        (400, False),
+    ):
         assert _retry.is_retryable(error_for_status(status, "GET", "/x", "m")) is retried, status
     assert _retry.is_retryable(NetworkError("reset")) is True
     assert _retry.is_retryable(ResponseTooLarge("too big")) is False
@@ -153,11 +160,12 @@ def test_client_and_sender_share_one_retry_rule(platform: Any, tmp_path: Path) -
     exp = new_experiment(client)
     spool = _spool(tmp_path, platform, exp)
     spool.append(_points(3))
-    platform.server.faults.fail_next(1, 500)
+    platform.server.faults.fail_next(2, 500)  # a passing fault: delivered after it
     delivery = Delivery.for_spool(spool, make_sender_client(client))
     result = delivery.drain(time.monotonic() + 30, backoff=Backoff(base=0.05, cap=0.2))
-    assert not result.complete and isinstance(result.error, ServerError)
-    assert result.error.status == 500 and spool.acked() == 0 and spool.pending()
+    assert result.complete and result.sent == 3 and spool.acked() == spool.size()
+    got = server_points(client.experiments.get_logs(exp.training_id, exp.network_id))
+    assert got == {"loss": {p.step: p.value for p in _points(3)}}
 
 
 def test_delivery_starts_the_experiment_once(platform: Any, tmp_path: Path) -> None:
