@@ -10,7 +10,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import pytest
@@ -31,6 +31,7 @@ from picsellia_tf.errors import (
 )
 from picsellia_tf.types import ImageAnnotation
 from picsellia_tf.wire import WireError
+from tests.helpers.loopback import LoopbackServer
 
 TOKEN = "tok-5ecret-0123456789abcdef"
 
@@ -77,17 +78,11 @@ class Recorder:
 
             do_GET = do_POST = do_PUT = do_DELETE = _handle
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        )
-        self.thread.start()
+        self._loopback = LoopbackServer(Handler)
+        self.url = self._loopback.url
 
     def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self._loopback.close()
 
     def all_headers_text(self) -> str:
         return json.dumps([r["headers"] for r in self.requests]) + "".join(

@@ -7,10 +7,11 @@ client under test does not: an endless body ends after ``MAX_SECONDS`` or ``MAX_
 from __future__ import annotations
 
 import json
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.helpers.loopback import LoopbackServer
 
 MAX_SECONDS = 30.0
 MAX_BYTES = 512 * 1024 * 1024
@@ -63,17 +64,11 @@ class HostileServer:
 
             do_POST = do_PUT = do_DELETE = do_GET
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        )
-        self.thread.start()
+        self._loopback = LoopbackServer(Handler)
+        self.url = self._loopback.url
 
     def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self._loopback.close()
 
     def __enter__(self) -> HostileServer:
         return self

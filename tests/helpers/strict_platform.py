@@ -17,10 +17,9 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 import uuid
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +27,7 @@ import requests
 
 from picsellia_tf.client import Client
 from picsellia_tf.local_platform import LocalPlatform
+from tests.helpers.loopback import LoopbackServer
 
 Shape = Callable[[Any], Any]
 
@@ -167,31 +167,26 @@ class StrictPlatform:
         self.refused: list[str] = []
         self.served: list[str] = []
         self._session = requests.Session()
-        self._server: ThreadingHTTPServer | None = None
+        self._server: LoopbackServer | None = None
         self._clients: list[Client] = []
 
     def __enter__(self) -> StrictPlatform:
         self.local.start()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        ).start()
+        self._server = LoopbackServer(self._handler(), poll_interval=0.05)
         return self
 
     def __exit__(self, *exc: object) -> None:
         for client in self._clients:
             client.close()
         if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+            self._server.close()
         self._session.close()
         self.local.stop()
 
     @property
     def url(self) -> str:
         assert self._server is not None
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return self._server.url
 
     host = url
 
