@@ -175,7 +175,7 @@ def test_token_not_in_repr_str_vars_or_pickle():
     assert TOKEN not in repr(client) and TOKEN not in str(client)
     assert "127.0.0.1:1" in repr(client)
     assert TOKEN not in repr(vars(client)) and TOKEN not in str(vars(client))
-    assert TOKEN not in repr(client._session.auth)
+    assert TOKEN not in repr(client._transport._session.auth)
     with pytest.raises(TypeError):
         pickle.dumps(client)
 
@@ -192,9 +192,9 @@ def test_user_agent_json_body_on_get_and_nan(recorder):
 
 def test_pool_is_large_enough_for_concurrent_downloads():
     client = Client(TOKEN, "http://127.0.0.1:1")
-    adapter = client._session.get_adapter("http://127.0.0.1:1")
+    adapter = client._transport._session.get_adapter("http://127.0.0.1:1")
     assert adapter._pool_maxsize >= 16  # type: ignore[attr-defined]
-    assert client._storage.get_adapter("http://x")._pool_maxsize >= 16  # type: ignore[attr-defined]
+    assert client._transport._storage.get_adapter("http://x")._pool_maxsize >= 16  # type: ignore[attr-defined]
 
 
 # --------------------------------------------------------------------------- errors
@@ -528,7 +528,7 @@ def test_concurrent_requests_share_one_client(recorder):
 def test_requests_library_would_not_strip_the_header_we_add_per_request():
     """Our auth object only signs requests for the configured origin."""
     client = Client(TOKEN, "http://127.0.0.1:8000")
-    auth = client._session.auth
+    auth = client._transport._session.auth
     assert callable(auth)
     same = requests.Request("GET", "http://127.0.0.1:8000/x").prepare()
     other = requests.Request("GET", "http://127.0.0.1:8001/x").prepare()

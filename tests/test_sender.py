@@ -137,13 +137,12 @@ def test_delivery_does_not_retry_a_refusal(platform: Any, tmp_path: Path) -> Non
 def test_client_and_sender_share_one_retry_rule(platform: Any, tmp_path: Path) -> None:
     # One rule (picsellia_tf._retry): 429, 500/502/503/504 and connection failures are worth
     # another try, for the sender as for the client; a 4xx is final.
-    from picsellia_tf import _retry
-    from picsellia_tf import client as client_module
+    from picsellia_tf import _http, _retry
     from picsellia_tf import sender as sender_module
     from picsellia_tf.errors import NetworkError, ResponseTooLarge, error_for_status
 
-    assert sender_module.is_retryable is _retry.is_retryable is client_module.is_retryable
-    assert sender_module.Backoff is _retry.Backoff is client_module.Backoff
+    assert sender_module.is_retryable is _retry.is_retryable is _http.is_retryable
+    assert sender_module.Backoff is _retry.Backoff is _http.Backoff
     for status, retried in (
         (429, True),
         (500, True),

@@ -1,12 +1,12 @@
-"""What every endpoint group shares: the client, route building, argument checks."""
+"""What every endpoint group shares: the transport, route building, argument checks, paging."""
 
 from __future__ import annotations
 
 import queue
 import threading
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping
-from typing import Any, Protocol, TypeVar
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
 
 from picsellia_tf import wire
@@ -18,6 +18,9 @@ from picsellia_tf._checks import check_text as text
 from picsellia_tf._limits import MAX_RANGE
 from picsellia_tf.errors import ValidationError
 from picsellia_tf.wire import WireError
+
+if TYPE_CHECKING:
+    from picsellia_tf._http import Transport
 
 T = TypeVar("T")
 
@@ -40,40 +43,20 @@ __all__ = [
 ]
 
 
-class Transport(Protocol):
-    """What an endpoint group needs of the client (:class:`picsellia_tf.client.Client` is
-    one): API requests, and uploads to presigned storage URLs. Typed here, so that ``api``
-    imports nothing of ``client``."""
-
-    def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        json: Any = None,
-        files: Any = None,
-        idempotent: bool | None = None,
-    ) -> Any: ...
-
-    def storage_post(
-        self, url: str, fields: Mapping[str, Any], filename: str, data: bytes
-    ) -> None: ...
-
-
 class Endpoints:
-    """A group of endpoints over one client."""
+    """A group of endpoints over one transport."""
 
-    def __init__(self, client: Transport) -> None:
-        self._client = client
+    def __init__(self, transport: Transport) -> None:
+        self._transport = transport
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({self._client!r})"
+        return f"{type(self).__name__}({self._transport!r})"
 
     def _ranged(
         self, path: str, start: int, stop: int, parse: Callable[[Any, str], T], name: str
     ) -> list[T]:
         """Items ``start`` to ``stop - 1`` of a ranged GET route, each through ``parse``."""
-        answer = self._client.request("GET", path, json={"range": span(start, stop)})
+        answer = self._transport.request("GET", path, json={"range": span(start, stop)})
         return [
             parse(item, f"{name}[{i}]") for i, item in enumerate(wire.from_indexed(answer, name))
         ]

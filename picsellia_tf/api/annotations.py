@@ -67,7 +67,7 @@ class Annotations(Endpoints):
             "annotations": items,
         }
         try:
-            answer = self._client.request("POST", "/sdk/upload_annotations", json=body)
+            answer = self._transport.request("POST", "/sdk/upload_annotations", json=body)
         except APIError as exc:  # the server names the wire's keys, which start at '1'
             raise exc.with_message(wire.callers_index(exc.message, "annotations")) from None
         return answer_count(answer, "count", len(items))

@@ -39,18 +39,18 @@ class Datasets(Endpoints):
             "description": string(description, "description"),
             "private": flag(private, "private"),
         }
-        answer = self._client.request("POST", "/api/v1/create_dataset", json=body)
+        answer = self._transport.request("POST", "/api/v1/create_dataset", json=body)
         return self.get(answer_field(answer, "dataset_id"))
 
     def list(self) -> builtins.list[DatasetSummary]:
         """Every dataset, with size, creator and the projects using it."""
-        answer = self._client.request("GET", "/api/v1/dataset_list")
+        answer = self._transport.request("GET", "/api/v1/dataset_list")
         items = wire.from_indexed(answer, "dataset_list")
         return [wire.parse_dataset_summary(d, f"dataset_list[{i}]") for i, d in enumerate(items)]
 
     def get(self, id: str) -> Dataset:
         """One dataset."""
-        answer = self._client.request("GET", route("/api/v1/dataset_info", ident(id, "id")))
+        answer = self._transport.request("GET", route("/api/v1/dataset_info", ident(id, "id")))
         return wire.parse_dataset(answer)
 
     def update(self, id: str, *, name: str | None = None, description: str | None = None) -> None:
@@ -62,11 +62,11 @@ class Datasets(Endpoints):
             body["description"] = string(description, "description")
         if not body:
             raise ValidationError("update: give name and/or description")
-        self._client.request("PUT", route("/api/v1/dataset_info", ident(id, "id")), json=body)
+        self._transport.request("PUT", route("/api/v1/dataset_info", ident(id, "id")), json=body)
 
     def delete(self, id: str) -> None:
         """Delete a dataset (refused with ConflictError while a project uses it)."""
-        self._client.request("DELETE", route("/api/v1/dataset", ident(id, "id")))
+        self._transport.request("DELETE", route("/api/v1/dataset", ident(id, "id")))
 
     def raw_data(self, id: str, start: int, stop: int) -> builtins.list[RawData]:
         """Files ``start`` to ``stop - 1`` of a dataset, in upload order."""
@@ -103,12 +103,12 @@ class Datasets(Endpoints):
             if raw_id is not None
             else {"filename": text(filename, "filename")}
         )
-        self._client.request("DELETE", route("/api/v1/raw_data", ident(id, "id")), json=body)
+        self._transport.request("DELETE", route("/api/v1/raw_data", ident(id, "id")), json=body)
 
     def get_row(self, dataset_id: str, row_id: str) -> DataRow:
         """One file with its storage details; ``row_id`` is a raw data id or a filename."""
         path = route("/api/v1/dataset", ident(dataset_id, "dataset_id"), text(row_id, "row_id"))
-        return wire.parse_data_row(self._client.request("GET", path))
+        return wire.parse_data_row(self._transport.request("GET", path))
 
     def upload(self, id: str, paths: Any) -> builtins.list[RawData]:
         """Upload files to a dataset [local extension: ``POST /api/v1/raw_data/:id``].
@@ -122,7 +122,7 @@ class Datasets(Endpoints):
         stored: builtins.list[RawData] = []
         for chunk in _chunks(files):
             parts = [("files", (f.name, _read(f, i, len(stored)))) for i, f in chunk]
-            answer = self._client.request("POST", path, files=parts, idempotent=True)
+            answer = self._transport.request("POST", path, files=parts, idempotent=True)
             stored.extend(
                 wire.parse_raw_data(item, f"raw_data[{i}]")
                 for i, item in enumerate(wire.from_indexed(answer, "raw_data"))

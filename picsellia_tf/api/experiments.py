@@ -10,13 +10,12 @@ import os
 import threading
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from picsellia_tf import wire
 from picsellia_tf._checks import check_list
 from picsellia_tf.api._base import (
     Endpoints,
-    Transport,
     answer_count,
     answer_field,
     check_training_id,
@@ -28,15 +27,18 @@ from picsellia_tf.api.models import Models
 from picsellia_tf.errors import UnknownProjectError, ValidationError
 from picsellia_tf.types import Experiment, Preview
 
+if TYPE_CHECKING:
+    from picsellia_tf._http import Transport
+
 LogsDict = dict[str, dict[str, list[Any]]]
 
 
 class Experiments(Endpoints):
     """Experiment versions of models: start one, stream its logs and previews."""
 
-    def __init__(self, client: Transport) -> None:
-        super().__init__(client)
-        self._models = Models(client)  # a version's project is read from its model
+    def __init__(self, transport: Transport) -> None:
+        super().__init__(transport)
+        self._models = Models(transport)  # a version's project is read from its model
         self._projects: dict[tuple[str, int], str] = {}
         self._lock = threading.Lock()
 
@@ -55,7 +57,7 @@ class Experiments(Endpoints):
         }
         if project_token is not None:
             body["project_token"] = text(project_token, "project_token")
-        answer = self._client.request("GET", "/sdk/init_model", json=body, idempotent=False)
+        answer = self._transport.request("GET", "/sdk/init_model", json=body, idempotent=False)
         exp = wire.parse_experiment(
             answer, project_id=body["project_id"], model_name=body["model_name"]
         )
@@ -71,7 +73,7 @@ class Experiments(Endpoints):
             ident(model_id, "model_id"),
             check_training_id(training_id, "training_id"),
         )
-        self._client.request("DELETE", path)
+        self._transport.request("DELETE", path)
 
     def post_logs(self, training_id: int, network_id: str, logs: Any) -> int:
         """Send scalar series ``{tag: {"step": [...], "value": [...], "wall_time"?: [...]}}``.
@@ -85,7 +87,7 @@ class Experiments(Endpoints):
             "network_id": ident(network_id, "network_id"),
             "logs": encoded,
         }
-        answer = self._client.request("POST", "/sdk/post_logs", json=body)
+        answer = self._transport.request("POST", "/sdk/post_logs", json=body)
         sent = sum(len(series["step"]) for series in encoded.values())
         return answer_count(answer, "points", sent)
 
@@ -95,7 +97,7 @@ class Experiments(Endpoints):
             "training_id": check_training_id(training_id),
             "network_id": ident(network_id, "network_id"),
         }
-        answer = self._client.request("GET", "/sdk/get_logs", json=body)
+        answer = self._transport.request("GET", "/sdk/get_logs", json=body)
         return wire.parse_logs(answer_field(answer, "logs"))
 
     def upload_preview(
@@ -125,11 +127,11 @@ class Experiments(Endpoints):
             else self._project_of(nid, tid)
         )
         object_name = f"{pid}/{nid}/{tid}/results/{filename}"
-        answer = self._client.request(
+        answer = self._transport.request(
             "GET", "/sdk/get_post_url_preview", json={"object_name": object_name}
         )
         url, fields = wire.parse_presigned_post(answer)
-        self._client.storage_post(url, fields, filename, data)
+        self._transport.storage_post(url, fields, filename, data)
         return object_name
 
     def post_preview(self, training_id: int, network_id: str, object_names: Any) -> None:
@@ -145,7 +147,7 @@ class Experiments(Endpoints):
             "network_id": ident(network_id, "network_id"),
             "urls": names,
         }
-        self._client.request("POST", "/sdk/post_preview", json=body)
+        self._transport.request("POST", "/sdk/post_preview", json=body)
 
     def previews(self, training_id: int, network_id: str) -> builtins.list[Preview]:
         """The previews of a version, in the order first posted [local extension]."""
@@ -153,7 +155,7 @@ class Experiments(Endpoints):
             "training_id": check_training_id(training_id),
             "network_id": ident(network_id, "network_id"),
         }
-        answer = self._client.request("GET", "/sdk/get_previews", json=body)
+        answer = self._transport.request("GET", "/sdk/get_previews", json=body)
         return [
             wire.parse_preview(p, f"previews[{i}]")
             for i, p in enumerate(wire.from_indexed(answer_field(answer, "previews"), "previews"))

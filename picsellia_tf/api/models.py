@@ -20,13 +20,13 @@ class Models(Endpoints):
     def list(self) -> builtins.list[ModelSummary]:
         """Every model, with its type, tags and the projects using it (``get(id)`` has the
         rest, experiment versions included)."""
-        answer = self._client.request("GET", "/api/v1/models_list")
+        answer = self._transport.request("GET", "/api/v1/models_list")
         items = wire.from_indexed(answer, "models_list")
         return [wire.parse_model_summary(m, f"models_list[{i}]") for i, m in enumerate(items)]
 
     def get(self, id: str) -> Model:
         """One model in full, with its experiment versions."""
-        answer = self._client.request("GET", route("/api/v1/model_infos", ident(id, "id")))
+        answer = self._transport.request("GET", route("/api/v1/model_infos", ident(id, "id")))
         return wire.parse_model(answer)
 
     def update(self, id: str, **fields: Any) -> None:
@@ -53,8 +53,8 @@ class Models(Endpoints):
                 ):
                     raise ValidationError(f"tags: expected a list of strings, got {value!r}")
                 body[key] = list(value)
-        self._client.request("PUT", route("/api/v1/model_infos", ident(id, "id")), json=body)
+        self._transport.request("PUT", route("/api/v1/model_infos", ident(id, "id")), json=body)
 
     def delete(self, id: str) -> None:
         """Delete a model with its experiments, logs and previews."""
-        self._client.request("DELETE", route("/api/v1/delete_model", ident(id, "id")))
+        self._transport.request("DELETE", route("/api/v1/delete_model", ident(id, "id")))

@@ -49,18 +49,18 @@ class Projects(Endpoints):
             body["team"] = wire.encode_collaborators(team, "team")
         if dataset_name is not None:
             body["dataset_name"] = text(dataset_name, "dataset_name")
-        answer = self._client.request("POST", "/api/v1/create_project", json=body)
+        answer = self._transport.request("POST", "/api/v1/create_project", json=body)
         return self.get(answer_field(answer, "project_id"))
 
     def list(self) -> builtins.list[ProjectSummary]:
         """Every project's id and name, in creation order (``get(id)`` has the rest)."""
-        answer = self._client.request("GET", "/api/v1/project_list")
+        answer = self._transport.request("GET", "/api/v1/project_list")
         items = wire.from_indexed(answer, "project_list")
         return [wire.parse_project_summary(p, f"project_list[{i}]") for i, p in enumerate(items)]
 
     def get(self, id: str) -> Project:
         """One project in full: dataset, labels, team, models, annotation count, Q&A."""
-        answer = self._client.request("GET", route("/api/v1/project_infos", ident(id, "id")))
+        answer = self._transport.request("GET", route("/api/v1/project_infos", ident(id, "id")))
         return wire.parse_project(answer)
 
     def update(self, id: str, *, name: str | None = None, description: str | None = None) -> None:
@@ -72,12 +72,12 @@ class Projects(Endpoints):
             body["description"] = string(description, "description")
         if not body:
             raise ValidationError("update: give name and/or description")
-        self._client.request("PUT", route("/api/v1/project_infos", ident(id, "id")), json=body)
+        self._transport.request("PUT", route("/api/v1/project_infos", ident(id, "id")), json=body)
 
     def collaborators(self, id: str) -> builtins.list[Collaborator]:
         """The project's team (the owner is not listed)."""
         path = route("/api/v1/project_collaborators", ident(id, "id"))
-        answer = self._client.request("GET", path)
+        answer = self._transport.request("GET", path)
         return [
             wire.parse_collaborator(c, f"collaborators[{i}]")
             for i, c in enumerate(wire.from_indexed(answer, "collaborators"))
@@ -87,12 +87,12 @@ class Projects(Endpoints):
         """Replace the team: ``Collaborator``, ``(email, role)`` or ``{"email", "role"}`` items."""
         body = {"collaborators": wire.encode_collaborators(collaborators, "collaborators")}
         path = route("/api/v1/project_collaborators", ident(id, "id"))
-        self._client.request("PUT", path, json=body)
+        self._transport.request("PUT", path, json=body)
 
     def set_labels(self, id: str, labels: Any) -> None:
         """Replace the labels: ``Label``, ``(name, tool)`` or ``{"label_name", "tool"}`` items."""
         body = {"labels": wire.encode_labels(labels, "labels")}
-        self._client.request("PUT", route("/api/v1/project_labels", ident(id, "id")), json=body)
+        self._transport.request("PUT", route("/api/v1/project_labels", ident(id, "id")), json=body)
 
     def set_automations(self, id: str, model_id: str, links: Any) -> None:
         """Link project labels to an attached model's labels for pre-annotation."""
@@ -100,7 +100,7 @@ class Projects(Endpoints):
             "model_id": ident(model_id, "model_id"),
             "labels": wire.encode_label_links(links, "links"),
         }
-        self._client.request("PUT", route("/api/v1/project_auto", ident(id, "id")), json=body)
+        self._transport.request("PUT", route("/api/v1/project_auto", ident(id, "id")), json=body)
 
     def set_qa(self, id: str, *, image_qa: Any = None, shape_qa: Any = None) -> None:
         """Set the image-level and/or shape-level Questions & Answers (the other is kept)."""
@@ -111,11 +111,11 @@ class Projects(Endpoints):
             body["shape_qa"] = wire.encode_qa(shape_qa, "shape_qa")
         if not body:
             raise ValidationError("set_qa: give image_qa and/or shape_qa")
-        self._client.request("PUT", route("/api/v1/project_qa", ident(id, "id")), json=body)
+        self._transport.request("PUT", route("/api/v1/project_qa", ident(id, "id")), json=body)
 
     def stats(self, id: str) -> ProjectStats:
         """Annotation progress and label statistics."""
-        answer = self._client.request("GET", route("/api/v1/project_stats", ident(id, "id")))
+        answer = self._transport.request("GET", route("/api/v1/project_stats", ident(id, "id")))
         return wire.parse_project_stats(answer)
 
     def attach_model(self, project_id: str, model_id: str) -> None:
@@ -123,15 +123,15 @@ class Projects(Endpoints):
         path = route(
             "/api/v1/attach_model", ident(project_id, "project_id"), ident(model_id, "model_id")
         )
-        self._client.request("POST", path, idempotent=True)
+        self._transport.request("POST", path, idempotent=True)
 
     def detach_model(self, project_id: str, model_id: str) -> None:
         """Detach a model from a project."""
         path = route(
             "/api/v1/delete_project", ident(project_id, "project_id"), ident(model_id, "model_id")
         )
-        self._client.request("PUT", path)
+        self._transport.request("PUT", path)
 
     def delete(self, id: str) -> None:
         """Delete a project and its annotations (experiments stay with their models)."""
-        self._client.request("DELETE", route("/api/v1/delete_project", ident(id, "id")))
+        self._transport.request("DELETE", route("/api/v1/delete_project", ident(id, "id")))

@@ -85,13 +85,14 @@ def cli_client(host: str | None, **options: Any) -> Client:
     the CLI's words."""
     import os
 
-    from picsellia_tf.client import Client, _validate_host
+    from picsellia_tf._http import validate_host
+    from picsellia_tf.client import Client
     from picsellia_tf.errors import ConfigurationError
 
     if not os.environ.get("PICSELLIA_TOKEN", "").strip():
         raise ConfigurationError(NO_TOKEN)
     if host is not None:
-        host = _validate_host(host, "--host")
+        host = validate_host(host, "--host")
     return Client(host=host, **{**CLIENT_DEFAULTS, **options})
 
 
