@@ -29,7 +29,7 @@ import urllib3
 from requests.adapters import HTTPAdapter
 
 from picsellia_tf._checks import check_int
-from picsellia_tf._retry import RETRY_STATUSES, Backoff, is_retryable, retry_hint
+from picsellia_tf._retry import Backoff, is_retryable, retry_hint
 from picsellia_tf._version import __version__
 from picsellia_tf._watchdog import WatchedHTTPPool, WatchedHTTPSPool, headers_by
 from picsellia_tf.errors import (
@@ -51,8 +51,6 @@ DEFAULT_HOST = "https://app.picsellia.com"
 POOL_SIZE = 32
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 IDEMPOTENT_POSTS = frozenset({"/sdk/post_logs"})
-BACKOFF_BASE = 0.5
-BACKOFF_CAP = 8.0
 MAX_REDIRECTS = 5
 MAX_MESSAGE = 500
 MAX_ANSWER_BYTES = 128 * 1024 * 1024
@@ -94,6 +92,12 @@ def _origin(url: str) -> tuple[str, str, int | None]:
     scheme = parts.scheme.lower()
     port = parts.port or {"http": 80, "https": 443}.get(scheme)
     return scheme, (parts.hostname or "").lower(), port
+
+
+def _server(url: str) -> str:
+    """``scheme://host:port`` of a URL, for messages (no path, query or credentials)."""
+    scheme, hostname, port = _origin(url)
+    return f"{scheme}://{hostname}:{port}"
 
 
 class _BearerAuth(requests.auth.AuthBase):
@@ -270,12 +274,7 @@ class Transport:
         start = time.monotonic()
 
         def send(timeout: float) -> requests.Response:
-            now = time.monotonic()
-            deadline = (
-                max(start + self.retry_deadline, now + self.timeout)
-                if idempotent
-                else now + max(self.timeout, self.retry_deadline)
-            )
+            deadline = self._attempt_deadline(start, idempotent)
             # an upload's body may take long to send: its headers wait by the per-read timeout
             watched = None if parts is not None else deadline
             response = self._send_api(method, url, path, data, parts, headers, timeout, watched)
@@ -319,12 +318,11 @@ class Transport:
             target = urljoin(url, location)
             response.close()
             if _origin(target) != self._origin:
-                scheme, hostname, port = _origin(target)
                 raise BadRequestError(
                     response.status_code,
                     method,
                     path,
-                    f"redirected to another host ({scheme}://{hostname}:{port}); not followed, "
+                    f"redirected to another host ({_server(target)}); not followed, "
                     f"so the token stays with {self._host}. Check the host setting.",
                 )
             if response.status_code in (301, 302, 303) and method not in ("GET", "HEAD"):
@@ -335,8 +333,6 @@ class Transport:
         )
 
     def _decode(self, response: requests.Response, method: str, path: str) -> Any:
-        if response.status_code >= 300:
-            raise self._error(response, method, path)
         if not response.content:
             return None
         try:  # from the bytes (UTF-8/16/32 detected): no decoded copy of a large page
@@ -361,16 +357,13 @@ class Transport:
         start = time.monotonic()
 
         def send(timeout: float) -> requests.Response:
-            deadline = max(start + self.retry_deadline, time.monotonic() + self.timeout)
+            deadline = self._attempt_deadline(start, idempotent=True)
             with headers_by(deadline, "GET", path):
                 response = self._storage.get(url, timeout=timeout, stream=True)
             self._read_answer(response, "GET", path, deadline, max_bytes)
             return response
 
-        response = self._with_retries("GET", path, send, True, url)
-        if response.status_code >= 300:
-            raise self._error(response, "GET", path)
-        return response.content
+        return self._with_retries("GET", path, send, True, url).content
 
     def storage_post(self, url: str, fields: Mapping[str, Any], filename: str, data: bytes) -> None:
         """Upload ``data`` to a presigned POST URL as the multipart part ``file``.
@@ -386,9 +379,7 @@ class Transport:
                 url, data=form, files={"file": (filename, data)}, timeout=timeout
             )
 
-        response = self._with_retries("POST", path, send, True, url)
-        if response.status_code >= 300:
-            raise self._error(response, "POST", path)
+        self._with_retries("POST", path, send, True, url)
 
     def download(
         self,
@@ -472,9 +463,7 @@ class Transport:
                 response.close()
             return response
 
-        response = self._with_retries("GET", path, send, True, url, deadline=deadline)
-        if response.status_code >= 300:
-            raise self._error(response, "GET", path)
+        self._with_retries("GET", path, send, True, url, deadline=deadline)
         return written
 
     # ------------------------------------------------------------------ bounded reading
@@ -591,6 +580,15 @@ class Transport:
 
     # ------------------------------------------------------------------ retries and errors
 
+    def _attempt_deadline(self, start: float, idempotent: bool) -> float:
+        """When an attempt begun now must be done, answer read: within the call's
+        ``retry_deadline`` from ``start`` but at least ``timeout`` from now; an attempt that
+        is not retried has ``max(timeout, retry_deadline)`` from now."""
+        now = time.monotonic()
+        if idempotent:
+            return max(start + self.retry_deadline, now + self.timeout)
+        return now + max(self.timeout, self.retry_deadline)
+
     def _with_retries(
         self,
         method: str,
@@ -600,11 +598,13 @@ class Transport:
         target: str,
         deadline: float | None = None,
     ) -> requests.Response:
-        """Call ``send(timeout)`` until it succeeds, or the retry budget is spent (retries
-        stop at ``deadline``, default ``retry_deadline`` from now)."""
+        """Call ``send(timeout)`` until it answers below 300 (that answer is returned), or raise
+        the failure that ends it: one :func:`~picsellia_tf._retry.is_retryable` does not retry
+        (any failure of a call that is not ``idempotent``), or the last once the retry budget
+        is spent (retries stop at ``deadline``, default ``retry_deadline`` from now)."""
         start = time.monotonic()
         budget = self.retry_deadline if deadline is None else deadline - start
-        backoff = Backoff(BACKOFF_BASE, BACKOFF_CAP)
+        backoff = Backoff()
         attempt = 0
         while True:
             remaining = budget - (time.monotonic() - start)
@@ -619,9 +619,7 @@ class Transport:
             except requests.exceptions.RequestException as exc:
                 failure = self._network_error(exc, method, path, target, timeout)
             else:
-                if response.status_code not in RETRY_STATUSES:
-                    return response
-                if not idempotent:
+                if response.status_code < 300:
                     return response
                 failure = self._error(response, method, path)
             if not idempotent or not is_retryable(failure):
@@ -650,8 +648,7 @@ class Transport:
         target: str,
         timeout: float,
     ) -> NetworkError:
-        where = _origin(target)
-        server = f"{where[0]}://{where[1]}:{where[2]}"
+        server = _server(target)
         if isinstance(exc, requests.exceptions.Timeout):
             return RequestTimeout(
                 f"{server} did not answer {method} {path} within {timeout:g} s",

@@ -13,6 +13,11 @@ overloaded. A 500 is often a passing fault of a busy platform; retrying it (only
 are safe to repeat, within their deadline) costs a few seconds when it is not. Any other
 answer is final."""
 
+BACKOFF_BASE = 0.5
+"""The longest first delay after a failure (seconds); it doubles with each failure in a row."""
+BACKOFF_CAP = 8.0
+"""The longest delay between two tries of one call (an API request, a drain of the spool)."""
+
 
 def is_retryable(exc: BaseException) -> bool:
     """True for failures that may go away: connection problems and timeouts (not an answer
@@ -33,7 +38,12 @@ class Backoff:
     """Capped exponential backoff with jitter: ``uniform(c / 2, c)``, ``c = min(cap, base *
     2**n)`` after ``n`` failures in a row; a server's ``Retry-After`` is a floor."""
 
-    def __init__(self, base: float = 0.5, cap: float = 30.0, rng: random.Random | None = None):
+    def __init__(
+        self,
+        base: float = BACKOFF_BASE,
+        cap: float = BACKOFF_CAP,
+        rng: random.Random | None = None,
+    ) -> None:
         self.base = base
         self.cap = cap
         self.failures = 0

@@ -47,6 +47,8 @@ log = logging.getLogger("picsellia_tf.sender")
 MAX_POINTS_PER_POST = 10_000
 MAX_PREVIEWS_PER_POST = 32
 SENDER_TIMEOUT = 10.0
+LOOP_BACKOFF_CAP = 30.0
+"""The longest wait of the background loop between two failed deliveries (seconds)."""
 
 
 class DeliveryWarning(UserWarning):
@@ -292,7 +294,7 @@ class Delivery:
         sleep: Callable[[float], None] = time.sleep,
     ) -> DrainResult:
         """Send everything, retrying transient failures until ``deadline`` (monotonic)."""
-        backoff = backoff or Backoff(cap=8.0)
+        backoff = backoff or Backoff()
         sent_before = self.sent
         previews_before = self.sent_by.get("previews", 0)
 
@@ -425,7 +427,7 @@ class Sender:
         self.client = client
         self.flush_interval = flush_interval
         self.tailer = tailer
-        self.backoff = backoff or Backoff()
+        self.backoff = backoff or Backoff(cap=LOOP_BACKOFF_CAP)
         self.max_points = max_points
         self.delivery = Delivery.for_spool(spool, client, max_points) if client else None
         self.last_error: BaseException | None = None
