@@ -67,6 +67,7 @@ def setup(client: Client, tmp_path: Path):
 def test_check_connection_and_bad_token(platform: LocalPlatform):
     account = platform.client.check_connection()
     assert account.username and "@" in account.email
+    assert platform.client.account.check_connection() == account  # the group it delegates to
     bad = Client("not-a-real-token", platform.host)
     with pytest.raises(AuthenticationError) as info:
         bad.check_connection()
