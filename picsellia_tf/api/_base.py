@@ -36,6 +36,7 @@ __all__ = [
     "ident",
     "pages",
     "pages_concurrently",
+    "parse_items",
     "route",
     "span",
     "string",
@@ -56,10 +57,14 @@ class Endpoints:
         self, path: str, start: int, stop: int, parse: Callable[[Any, str], T], name: str
     ) -> list[T]:
         """Items ``start`` to ``stop - 1`` of a ranged GET route, each through ``parse``."""
-        answer = self._transport.request("GET", path, json={"range": span(start, stop)})
-        return [
-            parse(item, f"{name}[{i}]") for i, item in enumerate(wire.from_indexed(answer, name))
-        ]
+        return parse_items(
+            self._transport.request("GET", path, json={"range": span(start, stop)}), name, parse
+        )
+
+
+def parse_items(answer: Any, name: str, parse: Callable[[Any, str], T]) -> list[T]:
+    """Each item of an index-keyed answer through ``parse``, named ``name[i]`` in errors."""
+    return [parse(item, f"{name}[{i}]") for i, item in enumerate(wire.from_indexed(answer, name))]
 
 
 def route(prefix: str, *segments: object) -> str:

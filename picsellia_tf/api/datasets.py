@@ -18,6 +18,7 @@ from picsellia_tf.api._base import (
     flag,
     ident,
     pages_concurrently,
+    parse_items,
     route,
     string,
     text,
@@ -45,8 +46,7 @@ class Datasets(Endpoints):
     def list(self) -> builtins.list[DatasetSummary]:
         """Every dataset, with size, creator and the projects using it."""
         answer = self._transport.request("GET", "/api/v1/dataset_list")
-        items = wire.from_indexed(answer, "dataset_list")
-        return [wire.parse_dataset_summary(d, f"dataset_list[{i}]") for i, d in enumerate(items)]
+        return parse_items(answer, "dataset_list", wire.parse_dataset_summary)
 
     def get(self, id: str) -> Dataset:
         """One dataset."""
@@ -123,10 +123,7 @@ class Datasets(Endpoints):
         for chunk in _chunks(files):
             parts = [("files", (f.name, _read(f, i, len(stored)))) for i, f in chunk]
             answer = self._transport.request("POST", path, files=parts, idempotent=True)
-            stored.extend(
-                wire.parse_raw_data(item, f"raw_data[{i}]")
-                for i, item in enumerate(wire.from_indexed(answer, "raw_data"))
-            )
+            stored.extend(parse_items(answer, "raw_data", wire.parse_raw_data))
         return stored
 
 

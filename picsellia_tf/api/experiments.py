@@ -20,6 +20,7 @@ from picsellia_tf.api._base import (
     answer_field,
     check_training_id,
     ident,
+    parse_items,
     route,
     text,
 )
@@ -156,10 +157,7 @@ class Experiments(Endpoints):
             "network_id": ident(network_id, "network_id"),
         }
         answer = self._transport.request("GET", "/sdk/get_previews", json=body)
-        return [
-            wire.parse_preview(p, f"previews[{i}]")
-            for i, p in enumerate(wire.from_indexed(answer_field(answer, "previews"), "previews"))
-        ]
+        return parse_items(answer_field(answer, "previews"), "previews", wire.parse_preview)
 
     def _project_of(self, network_id: str, tid: int) -> str:
         """The project of version ``tid``: from ``init`` if this client started it, else from

@@ -6,7 +6,7 @@ import builtins
 from typing import Any
 
 from picsellia_tf import wire
-from picsellia_tf.api._base import Endpoints, flag, ident, route, string, text
+from picsellia_tf.api._base import Endpoints, flag, ident, parse_items, route, string, text
 from picsellia_tf.errors import ValidationError
 from picsellia_tf.types import Model, ModelSummary
 
@@ -21,8 +21,7 @@ class Models(Endpoints):
         """Every model, with its type, tags and the projects using it (``get(id)`` has the
         rest, experiment versions included)."""
         answer = self._transport.request("GET", "/api/v1/models_list")
-        items = wire.from_indexed(answer, "models_list")
-        return [wire.parse_model_summary(m, f"models_list[{i}]") for i, m in enumerate(items)]
+        return parse_items(answer, "models_list", wire.parse_model_summary)
 
     def get(self, id: str) -> Model:
         """One model in full, with its experiment versions."""

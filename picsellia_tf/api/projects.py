@@ -14,6 +14,7 @@ from picsellia_tf.api._base import (
     choice,
     flag,
     ident,
+    parse_items,
     route,
     string,
     text,
@@ -55,8 +56,7 @@ class Projects(Endpoints):
     def list(self) -> builtins.list[ProjectSummary]:
         """Every project's id and name, in creation order (``get(id)`` has the rest)."""
         answer = self._transport.request("GET", "/api/v1/project_list")
-        items = wire.from_indexed(answer, "project_list")
-        return [wire.parse_project_summary(p, f"project_list[{i}]") for i, p in enumerate(items)]
+        return parse_items(answer, "project_list", wire.parse_project_summary)
 
     def get(self, id: str) -> Project:
         """One project in full: dataset, labels, team, models, annotation count, Q&A."""
@@ -77,11 +77,9 @@ class Projects(Endpoints):
     def collaborators(self, id: str) -> builtins.list[Collaborator]:
         """The project's team (the owner is not listed)."""
         path = route("/api/v1/project_collaborators", ident(id, "id"))
-        answer = self._transport.request("GET", path)
-        return [
-            wire.parse_collaborator(c, f"collaborators[{i}]")
-            for i, c in enumerate(wire.from_indexed(answer, "collaborators"))
-        ]
+        return parse_items(
+            self._transport.request("GET", path), "collaborators", wire.parse_collaborator
+        )
 
     def set_collaborators(self, id: str, collaborators: Any) -> None:
         """Replace the team: ``Collaborator``, ``(email, role)`` or ``{"email", "role"}`` items."""
