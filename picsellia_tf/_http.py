@@ -63,7 +63,7 @@ _CHUNK = 1 << 16
 
 # (field name, (filename, bytes)) parts of a multipart body.
 FileParts = Sequence[tuple[str, tuple[str, bytes]]]
-# What a failed attempt leaves behind: an API error with a retryable status, or a network error.
+# What a failed attempt leaves behind: an API error (an answer of 300 or more) or a network error.
 _Failure = APIError | NetworkError
 
 
