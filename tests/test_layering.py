@@ -132,3 +132,17 @@ def test_the_import_graph_has_no_cycle_type_only_imports_included() -> None:
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
     assert "picsellia_tf.client" in graph["picsellia_tf.local_platform"]  # the reader reads
     assert cycles(graph) == KNOWN_CYCLES
+
+
+def test_data_flows_transport_then_endpoints_then_client() -> None:
+    # _http <- api <- client <- features: the transport knows nothing of the endpoint groups
+    # or the Client, the groups nothing of the Client (they are typed against _http.Transport).
+    graph = {name: imports(path) for name, path in sources().items()}
+    upper = ("picsellia_tf.api", "picsellia_tf.client")
+    for name in ("picsellia_tf._http", "picsellia_tf._watchdog", "picsellia_tf._retry"):
+        assert not [i for i in graph[name] if i.startswith(upper)], name
+    groups = [name for name in graph if name.startswith("picsellia_tf.api")]
+    assert len(groups) >= 7 and "picsellia_tf.api.account" in groups
+    assert not [(n, i) for n in groups for i in graph[n] if i.startswith("picsellia_tf.client")]
+    assert "picsellia_tf._http" in graph["picsellia_tf.api._base"]
+    assert {"picsellia_tf._http", "picsellia_tf.api"} <= graph["picsellia_tf.client"]
