@@ -41,6 +41,7 @@ def _on_transport(
     def call(self: Client, /, *args: P.args, **kwargs: P.kwargs) -> R:
         return method(self._transport, *args, **kwargs)
 
+    call.__qualname__ = f"Client.{method.__name__}"
     return call
 
 
