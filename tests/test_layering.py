@@ -120,11 +120,7 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
     return sorted(found)
 
 
-KNOWN_CYCLES: list[list[str]] = [
-    # data/cache_index.py (this session's issue 11) and data/cache.py import each other: to
-    # be untangled there, then removed from this list (the test fails once it is gone).
-    ["picsellia_tf.data.cache", "picsellia_tf.data.cache_index"],
-]
+KNOWN_CYCLES: list[list[str]] = []
 
 
 def test_the_import_graph_has_no_cycle_type_only_imports_included() -> None:

@@ -237,20 +237,31 @@ def load(
         enabled=progress,
     )  # fmt: skip
     listing_done = False
+    hits = 0  # files the index answered for (no record read, no item, no outcome)
 
     def files() -> Iterator[cache_mod.Item]:
         """The files to fetch as the raw data is listed: the download URL is held only by
-        the item, in the fetch window."""
-        nonlocal listing_done
+        the item, in the fetch window. Files the cache index holds are not fetched."""
+        nonlocal listing_done, hits
         for c, url in listed:
             if joined.skipped and on_error == "raise":
                 raise DataError(joined.skipped[0])
             if split is not None and c.split != split:
                 continue
             wanted.append(c)
-            if c.key not in results:
-                results[c.key] = None
-                yield cache_mod.Item(c.key, url, c.checksum, c.filename, c.index, c.size)
+            key = c.key
+            if key in results:
+                continue
+            packed = index.get(key)
+            if packed is not None:
+                results[key] = packed
+                hits += 1
+                if not hits & 255:
+                    meter.advance(256)
+                continue
+            results[key] = None
+            yield cache_mod.Item(key, url, c.checksum, c.filename, c.index, c.size)
+        meter.advance(hits & 255)
         listing_done = True
         meter.expect(len(results))
 
@@ -261,12 +272,7 @@ def load(
 
     downloaded = usable = 0
     outcomes = store.fetch(
-        files(),
-        download,
-        workers=download_workers,
-        progress=meter,
-        refresh=refresher.refresh,
-        index=index,
+        files(), download, workers=download_workers, progress=meter, refresh=refresher.refresh
     )
     try:
         for outcome in outcomes:
@@ -280,7 +286,7 @@ def load(
                     image = next(c for c in wanted if c.key == outcome.item.key)
                     raise DataError(Skipped(image.image_id, image.filename, reason))
     except KeyboardInterrupt:
-        message = _interrupted(usable, len(results), listing_done, store.directory)
+        message = _interrupted(hits + usable, len(results), listing_done, store.directory)
         raise KeyboardInterrupt(message) from None
     finally:
         outcomes.close()
@@ -310,7 +316,8 @@ def load(
                 result = ~result
         path, width, height = store.unpack(c.key, result)
         example, dropped = manifest.finalize(c, path, width, height, task=task, max_boxes=max_boxes)
-        report(dropped)
+        if dropped:
+            report(dropped)
         examples.append(example)
         if mask_paths is not None:
             mask_paths.append(

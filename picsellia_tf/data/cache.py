@@ -30,15 +30,11 @@ import uuid
 from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
 from PIL import Image, ImageOps
 
 from picsellia_tf.data.progress import Progress
-
-if TYPE_CHECKING:
-    from picsellia_tf.data.cache_index import CacheIndex
 
 META_VERSION = 1
 """Bumped when normalisation changes, so that cached outcomes are redone."""
@@ -274,16 +270,14 @@ class ImageCache:
         window: int | None = None,
         progress: Progress | None = None,
         refresh: Refresh | None = None,
-        index: CacheIndex | None = None,
     ) -> Generator[Outcome, None, None]:
         """Ensure every item; yield outcomes as they finish (any order).
 
         ``progress`` counts outcomes (tallies ``downloaded`` and ``unusable``); ``refresh`` as
-        in :meth:`ensure`; ``index`` answers first for the items it holds (one file read
-        instead of a record per item, see :mod:`picsellia_tf.data.cache_index`). ``items`` is read lazily: items already cached are answered at once, the others go
-        to ``workers`` threads through a window of at most ``window`` items in flight
-        (default ``4 * workers``), so the memory held is the window's, whatever the number of
-        items. Closing the iterator early (or an exception in the caller, Ctrl-C included)
+        in :meth:`ensure`. ``items`` is read lazily: items already cached are answered at
+        once, the others go to ``workers`` threads through a window of at most ``window``
+        items in flight (default ``4 * workers``), so the memory held is the window's,
+        whatever the number of items. Closing the iterator early (or an exception in the caller, Ctrl-C included)
         stops at once: nothing more is started, the downloads in progress finish in their
         daemon threads (their results land in the cache) and are not waited for.
         """
@@ -292,11 +286,7 @@ class ImageCache:
         pool: _Window | None = None
         try:
             for item in items:
-                packed = index.get(item.key) if index is not None else None
-                if packed is not None:
-                    cached: Outcome | None = Outcome(item, *self.unpack(item.key, packed))
-                else:
-                    cached = self.lookup(item)
+                cached = self.lookup(item)
                 if cached is not None:
                     if progress:
                         _count(progress, cached)

@@ -73,7 +73,8 @@ class CacheIndex:
         self._positions: dict[bytes, int] | None = None
         self._trusted = bytearray(512)
         self._stamps: tuple[int, ...] = (0,) * 512
-        self._new = bytearray()
+        self._same = 0  # entries recorded so far that repeat the saved index's, in order
+        self._new: bytearray | None = None  # the recorded entries, once they differ from it
         self._read()
 
     def _read(self) -> None:
@@ -120,16 +121,28 @@ class CacheIndex:
     def record(self, key: str, packed: int | tuple[str, int, int]) -> None:
         """Add an outcome to the next index (in listing order); only cache files are kept."""
         digest = _digest(key)
-        if digest is not None and isinstance(packed, int) and 0 <= packed < 1 << 64:
-            self._new += digest
-            self._new += packed.to_bytes(8, "little")
+        if digest is None or not isinstance(packed, int) or not 0 <= packed < 1 << 64:
+            return
+        entry = digest + packed.to_bytes(8, "little")
+        if self._new is None:  # so far the listing repeats the saved index: nothing to copy
+            same = self._same
+            if same < self._count and self._data.startswith(entry, _HEADER.size + same * _ENTRY):
+                self._same = same + 1
+                return
+            self._new = bytearray(self._data[_HEADER.size : _HEADER.size + same * _ENTRY])
+        self._new += entry
 
     def save(self) -> bool:
         """Write the recorded index if it differs from the one read; whether it wrote."""
-        new = bytes(self._new)
-        self._new = bytearray()
-        slots = {_slot(new[j : j + 33], _packed(new, j)) for j in range(0, len(new), _ENTRY)}
-        if new == self._data[_HEADER.size :] and all(self._trusted[s] for s in slots):
+        if self._new is None:
+            new = self._data[_HEADER.size : _HEADER.size + self._same * _ENTRY]
+        else:
+            new = bytes(self._new)
+        unchanged = self._new is None and self._same == self._count
+        self._same, self._new = 0, None
+        # each entry's _slot: its packed outcome's first byte, its digest's last
+        slots = {(256 if new[j] & 3 else 0) + new[j - 1] for j in range(33, len(new), _ENTRY)}
+        if unchanged and all(self._trusted[s] for s in slots):
             return False
         folders = {s: self._folder(s) for s in slots}
         before = {s: _mtime(path) for s, path in folders.items()}
