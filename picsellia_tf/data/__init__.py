@@ -253,8 +253,8 @@ def load(
             if key in results:
                 continue
             packed = index.get(key)
-            if packed is not None:
-                results[key] = packed
+            if packed is not None:  # recorded for the next index already: marked done
+                results[key] = ~packed
                 hits += 1
                 if not hits & 255:
                     meter.advance(256)
@@ -267,8 +267,11 @@ def load(
 
     refresher = listing.UrlRefresher(client, dataset_id)
 
-    def download(url: str, dest: str, item: cache_mod.Item) -> None:
-        client.download(url, dest, size=item.size, name=item.name)  # stops at the declared size
+    def download(url: str, dest: str, item: cache_mod.Item) -> str | None:
+        """Stops at the declared size; the client checks the sha256 as the bytes stream in
+        (a corrupt transfer is retried), so the cache need not read the file again."""
+        client.download(url, dest, sha256=item.checksum, size=item.size, name=item.name)
+        return item.checksum
 
     downloaded = usable = 0
     outcomes = store.fetch(
@@ -381,15 +384,14 @@ def _label_counts(
     examples: list[Example], label_names: list[str], task: str, split: str | None
 ) -> dict[str, dict[str, int]]:
     splits = SPLITS if split is None else (split,)
-    counts: dict[str, Counter[int]] = {s: Counter() for s in splits}
-    for e in examples:
-        if task in ("classification", "multilabel"):
-            counts[e.split].update(e.classes)
-        elif task == "detection":
-            counts[e.split].update(e.box_labels)
-        else:
-            counts[e.split].update(g.label for g in e.shapes)
-    return {s: {name: counts[s][i] for i, name in enumerate(label_names)} for s in splits}
+    counts: Counter[tuple[str, int]]
+    if task in ("classification", "multilabel"):
+        counts = Counter((e.split, c) for e in examples for c in e.classes)
+    elif task == "detection":
+        counts = Counter((e.split, c) for e in examples for c in e.box_labels)
+    else:
+        counts = Counter((e.split, g.label) for e in examples for g in e.shapes)
+    return {s: {name: counts[s, i] for i, name in enumerate(label_names)} for s in splits}
 
 
 def _index_name(project_id: str, dataset_id: str, split: str | None) -> str:

@@ -39,9 +39,10 @@ from picsellia_tf.data.progress import Progress
 META_VERSION = 1
 """Bumped when normalisation changes, so that cached outcomes are redone."""
 
-Download = Callable[[str, str, "Item"], object]
+Download = Callable[[str, str, "Item"], "str | None"]
 """``download(url, dest_path, item)``: fetch ``url`` (the item's, or a refreshed one) into
-the file ``dest_path``."""
+the file ``dest_path``; returns the sha256 (hex) of the bytes written if it computed it (the
+cache then does not read the file again to check it), else ``None``."""
 
 Refresh = Callable[["Item", str, Exception], "str | None"]
 """``refresh(item, failed_url, error)``: a new URL for ``item`` after downloading
@@ -101,7 +102,7 @@ def write_json_atomic(path: str, data: dict[str, object]) -> None:
         json.dump(data, f)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # one per image: not frozen (10x cheaper to make); read-only
 class Item:
     """A file to have in the cache; ``index`` is where its URL came from (for a refresh),
     ``size`` its size in bytes as the platform declared it."""
@@ -114,7 +115,7 @@ class Item:
     size: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # one per image: not frozen (10x cheaper to make); read-only
 class Outcome:
     """What the cache holds for an item: a usable image, or the reason there is none.
 
@@ -132,6 +133,7 @@ class Outcome:
 
 _KINDS = (("raw", ""), ("img", ".jpg"), ("img", ".png"))
 """Where a usable image is: the download itself, or a normalised JPEG or PNG."""
+_SUBDIRS = ("raw", "img", "meta")
 
 
 class _ChecksumMismatch(Exception):
@@ -143,9 +145,10 @@ class ImageCache:
 
     def __init__(self, directory: str | os.PathLike[str] | None = None):
         self.directory = os.path.abspath(os.fspath(directory or default_cache_dir()))
+        self._folders = {kind: self.directory + os.sep + kind + os.sep for kind in _SUBDIRS}
 
     def _path(self, kind: str, key: str, suffix: str = "") -> str:
-        return os.sep.join((self.directory, kind, key[-2:], key + suffix))
+        return self._folders[kind] + key[-2:] + os.sep + key + suffix
 
     def pack(self, outcome: Outcome) -> int | tuple[str, int, int]:
         """A usable outcome as one small int (which of the cache's files, the image size),
@@ -205,9 +208,9 @@ class ImageCache:
         if not os.path.isfile(raw):
             try:
                 with atomic_path(raw) as tmp:
-                    _download(item, tmp, download, refresh)
+                    seen = _download(item, tmp, download, refresh)
                     if item.checksum:
-                        actual = _sha256_file(tmp)
+                        actual = seen.lower() if isinstance(seen, str) else _sha256_file(tmp)
                         if actual != item.checksum.lower():
                             raise _ChecksumMismatch(
                                 f"checksum mismatch: expected {item.checksum}, got {actual}"
@@ -240,9 +243,12 @@ class ImageCache:
         """The usable image for the downloaded ``raw`` file; raises FileNotFoundError if
         ``raw`` is gone."""
         try:
-            with Image.open(raw) as im:
-                im.verify()
-            with Image.open(raw) as im:
+            im = Image.open(raw)
+            if im.format != "JPEG":  # verify() checks PNG chunk CRCs; a JPEG's is a no-op
+                with im:
+                    im.verify()
+                im = Image.open(raw)
+            with im:
                 fmt = im.format
                 im.load()
                 if fmt in ("JPEG", "PNG") and im.mode == "RGB" and _orientation(im) == 1:
@@ -378,18 +384,18 @@ def _count(progress: Progress, outcome: Outcome) -> None:
     progress.advance(1, downloaded=int(outcome.downloaded), unusable=int(outcome.error is not None))
 
 
-def _download(item: Item, dest: str, download: Download, refresh: Refresh | None) -> None:
-    """``download`` the item into ``dest``, with the URLs ``refresh`` gives after a failure."""
-    url = item.url
-    for attempt in range(REFRESHES + 1):
+def _download(item: Item, dest: str, download: Download, refresh: Refresh | None) -> str | None:
+    """``download`` the item into ``dest``, with the URLs ``refresh`` gives after a failure;
+    what ``download`` answered."""
+    url, refreshes = item.url, 0
+    while True:
         try:
-            download(url, dest, item)
-            return
+            return download(url, dest, item)
         except Exception as exc:
-            fresh = refresh(item, url, exc) if refresh and attempt < REFRESHES else None
+            fresh = refresh(item, url, exc) if refresh and refreshes < REFRESHES else None
             if fresh is None or fresh == url:
                 raise
-            url = fresh
+            url, refreshes = fresh, refreshes + 1
 
 
 def _orientation(im: Image.Image) -> int:

@@ -28,7 +28,7 @@ MAGIC = b"PTFCIDX1"
 _FOLDERS = ("raw", "img")  # packed & 3: 0 is the raw download, 1 and 2 a normalised image
 _HEADER = struct.Struct(f"<8sII{2 * 256}q")
 _ENTRY = 41  # key kind (1 byte) + sha256 digest (32) + packed outcome (8, little-endian)
-_KINDS = {"sha256-": b"s", "url-": b"u"}
+_KINDS = {"sha256": b"s", "url": b"u"}
 RACY_NS = 100_000_000
 """A folder modified less than this long ago (ns) may change again within the same tick of
 its file system's clock without its time changing: such a folder is not stamped."""
@@ -38,14 +38,15 @@ COARSE_RACY_NS = 2_000_000_000
 
 def _digest(key: str) -> bytes | None:
     """The 33 bytes an entry keeps of a cache key, or None for a key of another form."""
-    for prefix, kind in _KINDS.items():
-        if key.startswith(prefix):
-            try:
-                digest = bytes.fromhex(key[len(prefix) :])
-            except ValueError:
-                return None
-            return kind + digest if len(digest) == 32 else None
-    return None
+    prefix, _, hexdigest = key.partition("-")
+    kind = _KINDS.get(prefix)
+    if kind is None or len(hexdigest) != 64:
+        return None
+    try:
+        digest = bytes.fromhex(hexdigest)
+    except ValueError:
+        return None
+    return kind + digest if len(digest) == 32 else None  # fromhex skips whitespace
 
 
 def _slot(digest: bytes, packed: int) -> int:
@@ -62,7 +63,7 @@ def _mtime(path: str) -> int | None:
 
 class CacheIndex:
     """The index ``name`` of ``store``: :meth:`get` answers from the last saved one, while
-    :meth:`record` builds the next, which :meth:`save` writes if it differs."""
+    it and :meth:`record` build the next, which :meth:`save` writes if it differs."""
 
     def __init__(self, store: ImageCache, name: str):
         self._store = store
@@ -97,16 +98,18 @@ class CacheIndex:
         return os.path.join(self._store.directory, _FOLDERS[slot >> 8], f"{slot & 255:02x}")
 
     def get(self, key: str) -> int | None:
-        """The packed outcome the index holds for ``key``, if it still trusts it."""
+        """The packed outcome the index holds for ``key``, if it still trusts it. What it
+        answers is recorded for the next index as well (not to be :meth:`record`-ed again)."""
         digest = _digest(key)
         if digest is None or not self._count:
             return None
+        data = self._data
         i = self._cursor  # a listing that did not change asks in the index's order
-        if i < self._count and self._data.startswith(digest, _HEADER.size + i * _ENTRY):
+        if i < self._count and data.startswith(digest, _HEADER.size + i * _ENTRY):
             self._cursor = i + 1
         else:
             if self._positions is None:
-                data, size = self._data, _HEADER.size
+                size = _HEADER.size
                 self._positions = {
                     data[size + j * _ENTRY : size + j * _ENTRY + 33]: j for j in range(self._count)
                 }
@@ -114,9 +117,15 @@ class CacheIndex:
             if found is None:
                 return None
             i = found
-        start = _HEADER.size + i * _ENTRY + 33
-        packed = int.from_bytes(self._data[start : start + 8], "little")
-        return packed if self._trusted[_slot(digest, packed)] else None
+        start = _HEADER.size + i * _ENTRY
+        packed = int.from_bytes(data[start + 33 : start + _ENTRY], "little")
+        if not self._trusted[_slot(digest, packed)]:
+            return None
+        if self._new is None and i == self._same:  # the next index repeats this one so far
+            self._same = i + 1
+        else:
+            self._diverged().extend(data[start : start + _ENTRY])
+        return packed
 
     def record(self, key: str, packed: int | tuple[str, int, int]) -> None:
         """Add an outcome to the next index (in listing order); only cache files are kept."""
@@ -124,13 +133,18 @@ class CacheIndex:
         if digest is None or not isinstance(packed, int) or not 0 <= packed < 1 << 64:
             return
         entry = digest + packed.to_bytes(8, "little")
-        if self._new is None:  # so far the listing repeats the saved index: nothing to copy
+        if self._new is None:
             same = self._same
             if same < self._count and self._data.startswith(entry, _HEADER.size + same * _ENTRY):
                 self._same = same + 1
                 return
-            self._new = bytearray(self._data[_HEADER.size : _HEADER.size + same * _ENTRY])
-        self._new += entry
+        self._diverged().extend(entry)
+
+    def _diverged(self) -> bytearray:
+        """The next index's own entries (copied when it first differs from the saved one)."""
+        if self._new is None:
+            self._new = bytearray(self._data[_HEADER.size : _HEADER.size + self._same * _ENTRY])
+        return self._new
 
     def save(self) -> bool:
         """Write the recorded index if it differs from the one read; whether it wrote."""
