@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import os
 import re
@@ -17,6 +18,7 @@ from PIL import Image
 
 from picsellia_tf import data
 from picsellia_tf.data import cache, manifest
+from picsellia_tf.data.gcpause import GcPause
 from picsellia_tf.data.progress import Progress
 from picsellia_tf.data.synthetic import SyntheticImage, make_images, upload_project
 from picsellia_tf.types import ImageAnnotation, RawData
@@ -278,6 +280,7 @@ def test_a_warm_load_reads_the_index_not_a_record_per_image(small_project, tmp_p
     ds, info = _load(platform, pid, did, cache)
     assert info.downloaded == 0 and info.num_examples == 6 and not info.skipped
     assert not (cache / "meta").exists()  # nothing was looked up or normalised again
+    assert gc.isenabled()  # held off while the index answered, released since
     for a, b in zip(first, (e[0].numpy() for e in ds), strict=True):
         np.testing.assert_array_equal(a, b)
     assert [p.name for p in (cache / "index").glob("*.idx")] == [index.name]
@@ -367,3 +370,25 @@ def test_cache_index_trusts_an_entry_only_while_its_folder_is_unchanged(tmp_path
         None if same else store.pack(o) for o, same in zip(outcomes, shared, strict=True)
     ]
     assert store_root.is_dir()
+
+
+def test_a_gc_pause_only_ever_enables_the_collector_it_disabled():
+    assert gc.isenabled()
+    with GcPause() as pause:
+        assert not gc.isenabled()
+        pause.release()
+        assert gc.isenabled()
+        pause.hold()
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    with pytest.raises(KeyError), GcPause():
+        raise KeyError("x")
+    assert gc.isenabled()
+    gc.disable()  # the caller's choice stands
+    try:
+        with GcPause() as pause:
+            pause.release()
+            assert not gc.isenabled()
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

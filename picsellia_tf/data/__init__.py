@@ -186,6 +186,7 @@ def load(
     """
     from picsellia_tf.data import cache as cache_mod
     from picsellia_tf.data import cache_index, listing, manifest, masks
+    from picsellia_tf.data.gcpause import GcPause
     from picsellia_tf.data.progress import Progress
 
     _check_args(
@@ -213,171 +214,176 @@ def load(
             raise DataError(items[0])
         skipped.extend(items)
 
-    project = client.projects.get(project_id)
-    label_names = [label.name for label in project.labels]
-    dataset_size = client.datasets.get(dataset_id).size
-    joined = manifest.JoinResult()
-    listed = manifest.stream(
-        listing.list_annotations(client, project_id, project.nb_annotations, progress),
-        listing.list_raw_data(client, dataset_id, dataset_size, False),  # the images bar counts
-        label_names,
-        joined,
-        task=task,
-        seed=seed,
-        val_fraction=val_fraction,
-    )
-    store = cache_mod.ImageCache(cache_dir)
-    index = cache_index.CacheIndex(store, _index_name(project_id, dataset_id, split))
-    wanted: list[manifest.Candidate] = []
-    # per file: where it is and its size (ImageCache.pack), or why it is not usable (None
-    # while it is fetched); one file for identical images
-    results: dict[str, int | tuple[str, int, int] | str | None] = {}
-    meter = Progress(
-        "picsellia_tf.data: images", None, "ready", counts=("downloaded", "unusable"),
-        enabled=progress,
-    )  # fmt: skip
-    listing_done = False
-    hits = 0  # files the index answered for (no record read, no item, no outcome)
-
-    def files() -> Iterator[cache_mod.Item]:
-        """The files to fetch as the raw data is listed: the download URL is held only by
-        the item, in the fetch window. Files the cache index holds are not fetched."""
-        nonlocal listing_done, hits
-        for c, url in listed:
-            if joined.skipped and on_error == "raise":
-                raise DataError(joined.skipped[0])
-            if split is not None and c.split != split:
-                continue
-            wanted.append(c)
-            key = c.key
-            if key in results:
-                continue
-            packed = index.get(key)
-            if packed is not None:  # recorded for the next index already: marked done
-                results[key] = ~packed
-                hits += 1
-                if not hits & 255:
-                    meter.advance(256)
-                continue
-            results[key] = None
-            yield cache_mod.Item(key, url, c.checksum, c.filename, c.index, c.size)
-        meter.advance(hits & 255)
-        listing_done = True
-        meter.expect(len(results))
-
-    refresher = listing.UrlRefresher(client, dataset_id)
-
-    def download(url: str, dest: str, item: cache_mod.Item) -> str | None:
-        """Stops at the declared size; the client checks the sha256 as the bytes stream in
-        (a corrupt transfer is retried), so the cache need not read the file again."""
-        client.download(url, dest, sha256=item.checksum, size=item.size, name=item.name)
-        return item.checksum
-
-    downloaded = usable = 0
-    outcomes = store.fetch(
-        files(), download, workers=download_workers, progress=meter, refresh=refresher.refresh
-    )
-    try:
-        for outcome in outcomes:
-            downloaded += outcome.downloaded
-            if outcome.path is not None:
-                usable += 1
-                results[outcome.item.key] = store.pack(outcome)
-            else:
-                reason = results[outcome.item.key] = outcome.error or "not cached"
-                if on_error == "raise":
-                    image = next(c for c in wanted if c.key == outcome.item.key)
-                    raise DataError(Skipped(image.image_id, image.filename, reason))
-    except KeyboardInterrupt:
-        message = _interrupted(hits + usable, len(results), listing_done, store.directory)
-        raise KeyboardInterrupt(message) from None
-    finally:
-        outcomes.close()
-        meter.close()
-    report(joined.skipped)
-    if refresher.refreshed:
-        log.info(
-            "picsellia_tf.data: %d download URLs had expired and were listed again",
-            refresher.refreshed,
+    with GcPause() as pause:  # the records of a warm load make no garbage cycles
+        project = client.projects.get(project_id)
+        label_names = [label.name for label in project.labels]
+        dataset_size = client.datasets.get(dataset_id).size
+        joined = manifest.JoinResult()
+        listed = manifest.stream(  # (the raw data's progress is the images bar's)
+            listing.list_annotations(client, project_id, project.nb_annotations, progress),
+            listing.list_raw_data(client, dataset_id, dataset_size, False),
+            label_names,
+            joined,
+            task=task,
+            seed=seed,
+            val_fraction=val_fraction,
         )
+        store = cache_mod.ImageCache(cache_dir)
+        index = cache_index.CacheIndex(store, _index_name(project_id, dataset_id, split))
+        wanted: list[manifest.Candidate] = []
+        # per file: where it is and its size (ImageCache.pack), or why it is not usable (None
+        # while it is fetched); one file for identical images
+        results: dict[str, int | tuple[str, int, int] | str | None] = {}
+        meter = Progress(
+            "picsellia_tf.data: images", None, "ready", counts=("downloaded", "unusable"),
+            enabled=progress,
+        )  # fmt: skip
+        listing_done = False
+        hits = 0  # files the index answered for (no record read, no item, no outcome)
 
-    examples: list[Example] = []
-    mask_paths: list[str] | None = [] if task == "segmentation" else None
-    wanted.reverse()
-    while wanted:  # each candidate freed once its example is made
-        c = wanted.pop()
-        result = results[c.key]
-        assert result is not None  # every file has its outcome once fetch ends
-        if isinstance(result, str):
-            skipped.append(Skipped(c.image_id, c.filename, result))
-            continue
-        if isinstance(result, int):
-            if result >= 0:  # the first image of this file: into the index, marked done
-                index.record(c.key, result)
-                results[c.key] = ~result
-            else:
-                result = ~result
-        path, width, height = store.unpack(c.key, result)
-        example, dropped = manifest.finalize(c, path, width, height, task=task, max_boxes=max_boxes)
-        if dropped:
-            report(dropped)
-        examples.append(example)
-        if mask_paths is not None:
-            mask_paths.append(
-                masks.cached_mask(store.masks_dir, c.key, example.shapes, width, height)
+        def files() -> Iterator[cache_mod.Item]:
+            """The files to fetch as the raw data is listed: the download URL is held only by
+            the item, in the fetch window. Files the cache index holds are not fetched."""
+            nonlocal listing_done, hits
+            for c, url in listed:
+                if joined.skipped and on_error == "raise":
+                    raise DataError(joined.skipped[0])
+                if split is not None and c.split != split:
+                    continue
+                wanted.append(c)
+                key = c.key
+                if key in results:
+                    continue
+                packed = index.get(key)
+                if packed is not None:  # recorded for the next index already: marked done
+                    results[key] = ~packed
+                    hits += 1
+                    if not hits & 255:
+                        meter.advance(256)
+                    continue
+                results[key] = None
+                pause.release()  # downloads from here on: the collector runs as usual
+                yield cache_mod.Item(key, url, c.checksum, c.filename, c.index, c.size)
+            meter.advance(hits & 255)
+            listing_done = True
+            meter.expect(len(results))
+
+        refresher = listing.UrlRefresher(client, dataset_id)
+
+        def download(url: str, dest: str, item: cache_mod.Item) -> str | None:
+            """Stops at the declared size; the client checks the sha256 as the bytes stream in
+            (a corrupt transfer is retried), so the cache need not read the file again."""
+            client.download(url, dest, sha256=item.checksum, size=item.size, name=item.name)
+            return item.checksum
+
+        downloaded = usable = 0
+        outcomes = store.fetch(
+            files(), download, workers=download_workers, progress=meter, refresh=refresher.refresh
+        )
+        try:
+            for outcome in outcomes:
+                downloaded += outcome.downloaded
+                if outcome.path is not None:
+                    usable += 1
+                    results[outcome.item.key] = store.pack(outcome)
+                else:
+                    reason = results[outcome.item.key] = outcome.error or "not cached"
+                    if on_error == "raise":
+                        image = next(c for c in wanted if c.key == outcome.item.key)
+                        raise DataError(Skipped(image.image_id, image.filename, reason))
+        except KeyboardInterrupt:
+            message = _interrupted(hits + usable, len(results), listing_done, store.directory)
+            raise KeyboardInterrupt(message) from None
+        finally:
+            outcomes.close()
+            meter.close()
+        pause.hold()
+        report(joined.skipped)
+        if refresher.refreshed:
+            log.info(
+                "picsellia_tf.data: %d download URLs had expired and were listed again",
+                refresher.refreshed,
             )
-    results.clear()
-    index.save()
 
-    static_size: tuple[int, int] | None = None
-    if size is None:
-        sizes = {(e.height, e.width) for e in examples}
-        if len(sizes) == 1:
-            static_size = sizes.pop()
-        elif batch_size is not None and len(sizes) > 1:
-            by_size = sorted(examples, key=lambda e: (e.height, e.width))
-            a, b = by_size[0], by_size[-1]
-            raise ValidationError(
-                f"batch_size={batch_size} needs images of one size, but {a.filename} is "
-                f"{a.width}x{a.height} and {b.filename} is {b.width}x{b.height}: "
-                "pass image_size=(height, width) to resize them"
+        examples: list[Example] = []
+        mask_paths: list[str] | None = [] if task == "segmentation" else None
+        wanted.reverse()
+        while wanted:  # each candidate freed once its example is made
+            c = wanted.pop()
+            result = results[c.key]
+            assert result is not None  # every file has its outcome once fetch ends
+            if isinstance(result, str):
+                skipped.append(Skipped(c.image_id, c.filename, result))
+                continue
+            if isinstance(result, int):
+                if result >= 0:  # the first image of this file: into the index, marked done
+                    index.record(c.key, result)
+                    results[c.key] = ~result
+                else:
+                    result = ~result
+            path, width, height = store.unpack(c.key, result)
+            example, dropped = manifest.finalize(
+                c, path, width, height, task=task, max_boxes=max_boxes
             )
+            if dropped:
+                report(dropped)
+            examples.append(example)
+            if mask_paths is not None:
+                mask_paths.append(
+                    masks.cached_mask(store.masks_dir, c.key, example.shapes, width, height)
+                )
+        results.clear()
+        index.save()
 
-    info = DatasetInfo(
-        task=task,
-        label_names=label_names,
-        split=split,
-        num_examples=len(examples),
-        split_counts=dict(joined.split_counts),
-        label_counts=_label_counts(examples, label_names, task, split),
-        skipped=skipped,
-        unannotated=joined.unannotated,
-        downloaded=downloaded,
-        image_size=size,
-        bbox_format=bbox_format if task == "detection" else None,
-        cache_dir=store.directory,
-    )
-    if skipped and on_error == "warn":
-        warnings.warn(_summary(skipped), stacklevel=2)
+        static_size: tuple[int, int] | None = None
+        if size is None:
+            sizes = {(e.height, e.width) for e in examples}
+            if len(sizes) == 1:
+                static_size = sizes.pop()
+            elif batch_size is not None and len(sizes) > 1:
+                by_size = sorted(examples, key=lambda e: (e.height, e.width))
+                a, b = by_size[0], by_size[-1]
+                raise ValidationError(
+                    f"batch_size={batch_size} needs images of one size, but {a.filename} is "
+                    f"{a.width}x{a.height} and {b.filename} is {b.width}x{b.height}: "
+                    "pass image_size=(height, width) to resize them"
+                )
 
-    from picsellia_tf.data import pipeline
+        info = DatasetInfo(
+            task=task,
+            label_names=label_names,
+            split=split,
+            num_examples=len(examples),
+            split_counts=dict(joined.split_counts),
+            label_counts=_label_counts(examples, label_names, task, split),
+            skipped=skipped,
+            unannotated=joined.unannotated,
+            downloaded=downloaded,
+            image_size=size,
+            bbox_format=bbox_format if task == "detection" else None,
+            cache_dir=store.directory,
+        )
+        if skipped and on_error == "warn":
+            warnings.warn(_summary(skipped), stacklevel=2)
 
-    ds = pipeline.build(
-        examples,
-        task=task,
-        num_classes=len(label_names),
-        mask_paths=mask_paths,
-        image_size=size,
-        static_size=static_size,
-        resize_mode=resize,
-        bbox_format=bbox_format,
-        max_boxes=max_boxes,
-        batch_size=batch_size,
-        shuffle=shuffle,
-        seed=seed,
-        input_context=input_context,
-    )
-    return ds, info
+        from picsellia_tf.data import pipeline
+
+        ds = pipeline.build(
+            examples,
+            task=task,
+            num_classes=len(label_names),
+            mask_paths=mask_paths,
+            image_size=size,
+            static_size=static_size,
+            resize_mode=resize,
+            bbox_format=bbox_format,
+            max_boxes=max_boxes,
+            batch_size=batch_size,
+            shuffle=shuffle,
+            seed=seed,
+            input_context=input_context,
+        )
+        return ds, info
 
 
 def _label_counts(

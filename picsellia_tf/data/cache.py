@@ -283,9 +283,10 @@ class ImageCache:
         in :meth:`ensure`. ``items`` is read lazily: items already cached are answered at
         once, the others go to ``workers`` threads through a window of at most ``window``
         items in flight (default ``4 * workers``), so the memory held is the window's,
-        whatever the number of items. Closing the iterator early (or an exception in the caller, Ctrl-C included)
-        stops at once: nothing more is started, the downloads in progress finish in their
-        daemon threads (their results land in the cache) and are not waited for.
+        whatever the number of items. Closing the iterator early (or an exception in the
+        caller, Ctrl-C included) stops at once: nothing more is started, the downloads in
+        progress finish in their daemon threads (their results land in the cache) and are
+        not waited for.
         """
         workers = max(1, workers)
         limit = max(workers, window if window is not None else 4 * workers)
