@@ -12,7 +12,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
-from picsellia_tf.local import trash
+from picsellia_tf.local import queries, trash
 from picsellia_tf.local.limits import Limits
 from picsellia_tf.local.storage import SignatureError, Storage
 from picsellia_tf.local.store import Store, User
@@ -101,20 +101,17 @@ class Ctx:
         else:
             self.body  # noqa: B018 - parsed and kept
 
-    def discard(self, name: str, tree: bool = False) -> None:
-        """Delete a stored object (or folder, ``tree``) once the transaction commits; at the
+    def discard(self, *names: str, tree: bool = False) -> None:
+        """Delete stored objects (or folders, ``tree``) once the transaction commits; at the
         next start if the server dies first."""
-        trash.throw(self.db, [(name, tree)])
-        self.trashed.append((name, tree))
+        items = [(name, tree) for name in names]
+        trash.throw(self.db, items)
+        self.trashed.extend(items)
 
     def owned(self, table: str, item_id: str, db: sqlite3.Connection | None = None) -> Any:
         """The row of ``table`` with ``item_id`` in the caller's organisation, else a 404."""
         what = _OWNED[table]
-        row = (
-            (db or self.db)
-            .execute(f"SELECT * FROM {table} WHERE id = ? AND org_id = ?", (item_id, self.org))
-            .fetchone()
-        )
+        row = queries.org.owned(db or self.db, table, self.org, item_id)
         if row is None:
             raise ApiError(404, f"{what} '{item_id}' not found")
         return row

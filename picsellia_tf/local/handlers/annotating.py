@@ -7,8 +7,10 @@ from typing import Any
 from werkzeug.wrappers import Response
 
 from picsellia_tf._limits import TOOLS
+from picsellia_tf.local import answers
+from picsellia_tf.local import queries as q
 from picsellia_tf.local.app import Ctx, Route
-from picsellia_tf.local.store import dumps, loads
+from picsellia_tf.local.store import dumps
 from picsellia_tf.local.validate import (
     check,
     finite,
@@ -68,14 +70,17 @@ def parse_shape(shape: dict[str, Any], name: str, labels: set[str]) -> dict[str,
     return {"type": kind, "label": label, "rectangle": rectangle, "polygon": {"geometry": geometry}}
 
 
+_PICTURE = (
+    ("internal_picture_id", q.raw_data.by_id),
+    ("external_picture_url", q.raw_data.by_filename),
+)
+
+
 def _picture(ctx: Ctx, dataset_id: str, item: dict[str, Any], name: str) -> str:
-    for key, column in (("internal_picture_id", "id"), ("external_picture_url", "filename")):
+    for key, lookup in _PICTURE:
         if item.get(key) is not None:
             value = check(item[key], str, f"{name}.{key}")
-            row = ctx.db.execute(
-                f"SELECT id FROM raw_data WHERE dataset_id = ? AND {column} = ?",
-                (dataset_id, value),
-            ).fetchone()
+            row = lookup(ctx.db, dataset_id, value)
             if row is None:
                 raise not_found(
                     f"field '{name}.{key}': no image {value!r} in the project's dataset"
@@ -86,7 +91,7 @@ def _picture(ctx: Ctx, dataset_id: str, item: dict[str, Any], name: str) -> str:
 
 def _record(
     ctx: Ctx, project: Any, labels: set[str], item: dict[str, Any], name: str
-) -> tuple[Any, ...]:
+) -> q.annotations.Record:
     raw_id = _picture(ctx, project["dataset_id"], item, name)
     time_spent = finite(optional(item, "time_spent", float, 0, name), f"{name}.time_spent")
     if time_spent < 0:
@@ -108,43 +113,21 @@ def upload_annotations(ctx: Ctx) -> dict[str, Any]:
         raise bad_request(f"field 'format': only 'picsellia' is supported here, got {fmt!r}")
     if project["dataset_id"] is None:
         raise bad_request(f"project '{project['id']}' has no dataset to annotate")
-    labels = {label["label_name"] for label in loads(project["labels"])}
+    labels = set(q.projects.label_names(project))
     records = [
         _record(ctx, project, labels, item, name)
         for name, item in objects(require(ctx.body, "annotations", object), "annotations")
     ]
-    ctx.db.executemany(
-        "INSERT INTO annotations (project_id, raw_id, time_spent, qanda, shapes) "
-        "VALUES (?,?,?,?,?) ON CONFLICT (project_id, raw_id) DO UPDATE SET "
-        "time_spent = excluded.time_spent, qanda = excluded.qanda, shapes = excluded.shapes",
-        records,
-    )
+    q.annotations.upsert(ctx.db, records)
     return {"message": "Annotation uploaded", "count": len(records)}
 
 
 def list_annotations(ctx: Ctx, project_id: str) -> Response:
-    """One page of the project's annotated images, keyed by absolute index.
-
-    The stored JSON columns (written by ``dumps``) are spliced into the answer as they are,
-    not parsed and written again: a 10,000-item page in 0.06 s instead of 0.19."""
+    """One page of the project's annotated images, keyed by absolute index."""
     ctx.owned("projects", project_id)
     start, stop = page_range(ctx.body)
-    # the page is cut from the index first: OFFSET then skips index entries, not joined rows
-    rows = ctx.db.execute(
-        "SELECT page.raw_id, page.time_spent, page.qanda, page.shapes, "
-        "json_array_length(page.shapes) AS nb_labels, raw_data.filename FROM "
-        "(SELECT * FROM annotations WHERE project_id = ? ORDER BY n LIMIT ? OFFSET ?) AS page "
-        "JOIN raw_data ON raw_data.id = page.raw_id ORDER BY page.n",
-        (project_id, stop - start, start),
-    ).fetchall()
-    items = (
-        f'"{i}": {{"internal_picture_id": {dumps(row["raw_id"])}, '
-        f'"external_picture_url": {dumps(row["filename"])}, "nb_labels": {row["nb_labels"]}, '
-        f'"time_spent": {dumps(row["time_spent"])}, "QandA": {row["qanda"]}, '
-        f'"annotations": {row["shapes"]}}}'
-        for i, row in enumerate(rows, start=start)
-    )
-    return Response("{" + ", ".join(items) + "}", mimetype="application/json")
+    page = q.annotations.page(ctx.db, project_id, start, stop)
+    return Response(answers.annotation_page(page, start), mimetype="application/json")
 
 
 ROUTES = [

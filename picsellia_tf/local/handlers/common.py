@@ -1,22 +1,21 @@
-"""Queries and formats several sections share."""
+"""What several sections' handlers share (no handler here): names free in the organisation,
+renaming, finding an experiment version."""
 
 from __future__ import annotations
 
 import sqlite3
-import time
 from typing import Any
 
+from picsellia_tf.local import queries as q
 from picsellia_tf.local.app import Ctx
-from picsellia_tf.local.validate import indexed, require, text
-from picsellia_tf.local.web import bad_request, conflict
+from picsellia_tf.local.validate import require, text
+from picsellia_tf.local.web import ApiError, bad_request, conflict, not_found
 
 
 def name_free(ctx: Ctx, table: str, name: str, what: str, own_id: str | None = None) -> None:
     """409 if another ``table`` row of the organisation is called ``name``."""
-    row = ctx.db.execute(
-        f"SELECT id FROM {table} WHERE org_id = ? AND name = ?", (ctx.org, name)
-    ).fetchone()
-    if row is not None and row["id"] != own_id:
+    found = q.org.named(ctx.db, table, ctx.org, name)
+    if found is not None and found != own_id:
         raise conflict(f"{what} name '{name}' is already taken")
 
 
@@ -28,44 +27,51 @@ def rename_or_describe(ctx: Ctx, table: str, item_id: str, name_field: str, what
     if name_field in body:
         name = text(body, name_field)
         name_free(ctx, table, name, what, own_id=item_id)
-        ctx.db.execute(f"UPDATE {table} SET name = ? WHERE id = ?", (name, item_id))
+        q.org.rename(ctx.db, table, item_id, name)
     if "description" in body:
-        description = require(body, "description", str)
-        ctx.db.execute(f"UPDATE {table} SET description = ? WHERE id = ?", (description, item_id))
+        q.org.describe(ctx.db, table, item_id, require(body, "description", str))
 
 
-def dataset_size(db: sqlite3.Connection, dataset_id: str | None) -> int:
-    """How many raw data a dataset holds (0 for none)."""
-    if dataset_id is None:
-        return 0
-    return int(
-        db.execute("SELECT COUNT(*) FROM raw_data WHERE dataset_id = ?", (dataset_id,)).fetchone()[
-            0
-        ]
+def _version_args(ctx: Ctx) -> dict[str, Any]:
+    """The JSON body; for a GET without one (``curl``), the query string: ``?training_id=1
+    &network_id=...`` (a local extension, as are the read routes that use it)."""
+    args = ctx.request.args
+    if ctx.request.method != "GET" or ctx.body or not args:
+        return ctx.body
+    found: dict[str, Any] = dict(args)
+    if "training_id" in found:
+        try:
+            found["training_id"] = int(found["training_id"])
+        except ValueError:
+            raise bad_request(
+                f"query parameter 'training_id': expected an int, got {found['training_id']!r}"
+            ) from None
+    return found
+
+
+def find_experiment(ctx: Ctx) -> Any:
+    """The version named by the body's (or query's) ``training_id`` and ``network_id``, else a
+    404."""
+    body = _version_args(ctx)
+    training_id = require(body, "training_id", int)
+    network_id = require(body, "network_id", str)
+    row = q.experiments.find(ctx.db, ctx.org, network_id, training_id)
+    if row is None:
+        raise not_found(f"experiment version {training_id} of model '{network_id}' not found")
+    return row
+
+
+def version_missing(project_id: str, model_id: str, training_id: int) -> ApiError:
+    """The 404 of a version not in the project."""
+    return not_found(
+        f"experiment version {training_id} of model '{model_id}' not found "
+        f"in project '{project_id}'"
     )
 
 
-def projects_of(db: sqlite3.Connection, column: str, value: str, with_type: bool) -> dict[str, Any]:
-    """The projects whose ``column`` is ``value`` (dataset) as the wire's ``used_in``."""
-    rows = db.execute(
-        f"SELECT id, name, type FROM projects WHERE {column} = ? ORDER BY n", (value,)
-    ).fetchall()
-    return indexed((project_ref(row, with_type) for row in rows), base=0)
-
-
-def project_ref(row: Any, with_type: bool) -> dict[str, Any]:
-    """``{"project_id", "project_name"[, "project_type"]}``."""
-    ref = {"project_id": row["id"], "project_name": row["name"]}
-    if with_type:
-        ref["project_type"] = row["type"]
-    return ref
-
-
-def date(timestamp: float, fmt: str) -> str:
-    """A stored time as a date string (``%d-%m-%Y`` or ``%m-%d-%Y``), local time."""
-    return time.strftime(fmt, time.localtime(timestamp))
-
-
-def iso(timestamp: float) -> str:
-    """A stored time as ISO-8601 UTC."""
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(timestamp))
+def require_version(
+    db: sqlite3.Connection, project_id: str, model_id: str, training_id: int
+) -> None:
+    """404 unless version ``training_id`` of the model exists in the project."""
+    if not q.experiments.exists(db, project_id, model_id, training_id):
+        raise version_missing(project_id, model_id, training_id)

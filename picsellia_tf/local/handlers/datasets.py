@@ -4,14 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from picsellia_tf.local import answers
+from picsellia_tf.local import queries as q
 from picsellia_tf.local.app import Ctx, Route
-from picsellia_tf.local.handlers.common import (
-    dataset_size,
-    name_free,
-    projects_of,
-    rename_or_describe,
-)
-from picsellia_tf.local.store import new_id, now
+from picsellia_tf.local.handlers.common import name_free, rename_or_describe
 from picsellia_tf.local.validate import indexed, optional, text
 from picsellia_tf.local.web import conflict
 
@@ -23,47 +19,24 @@ def create_dataset(ctx: Ctx) -> dict[str, Any]:
     description = optional(body, "description", str, "")
     private = optional(body, "private", bool, True)
     name_free(ctx, "datasets", name, "dataset")
-    dataset_id = new_id()
-    ctx.db.execute(
-        "INSERT INTO datasets (id, org_id, name, description, private, created_by, created) "
-        "VALUES (?,?,?,?,?,?,?)",
-        (dataset_id, ctx.org, name, description, private, ctx.user.username, now()),
-    )
+    dataset_id = q.datasets.create(ctx.db, ctx.org, name, description, private, ctx.user.username)
     return {"dataset_id": dataset_id}
+
+
+def _answer(ctx: Ctx, row: Any, listed: bool) -> dict[str, Any]:
+    size = q.datasets.size(ctx.db, row["id"])
+    return answers.dataset(row, size, q.datasets.projects(ctx.db, row["id"]), listed=listed)
 
 
 def dataset_list(ctx: Ctx) -> dict[str, Any]:
     """Every dataset of the organisation, keyed from "0"."""
-    rows = ctx.db.execute(
-        "SELECT * FROM datasets WHERE org_id = ? ORDER BY n", (ctx.org,)
-    ).fetchall()
-    return indexed(
-        (
-            {
-                "dataset_id": row["id"],
-                "dataset_name": row["name"],
-                "dataset_size": dataset_size(ctx.db, row["id"]),
-                "created_by": row["created_by"],
-                "description": row["description"],
-                "used_in": projects_of(ctx.db, "dataset_id", row["id"], with_type=True),
-            }
-            for row in rows
-        ),
-        base=0,
-    )
+    rows = q.datasets.of_org(ctx.db, ctx.org)
+    return indexed((_answer(ctx, row, listed=True) for row in rows), base=0)
 
 
 def dataset_info(ctx: Ctx, dataset_id: str) -> dict[str, Any]:
     """One dataset."""
-    row = ctx.owned("datasets", dataset_id)
-    return {
-        "dataset_id": row["id"],
-        "dataset_name": row["name"],
-        "dataset_size": dataset_size(ctx.db, row["id"]),
-        "description": row["description"],
-        "private": bool(row["private"]),
-        "used_in": projects_of(ctx.db, "dataset_id", row["id"], with_type=False),
-    }
+    return _answer(ctx, ctx.owned("datasets", dataset_id), listed=False)
 
 
 def update_dataset(ctx: Ctx, dataset_id: str) -> dict[str, Any]:
@@ -76,18 +49,11 @@ def update_dataset(ctx: Ctx, dataset_id: str) -> dict[str, Any]:
 def delete_dataset(ctx: Ctx, dataset_id: str) -> dict[str, Any]:
     """Delete a dataset and its files, unless a project uses it."""
     ctx.owned("datasets", dataset_id)
-    used = ctx.db.execute(
-        "SELECT name FROM projects WHERE dataset_id = ? ORDER BY n", (dataset_id,)
-    ).fetchone()
-    if used is not None:
-        raise conflict(f"dataset '{dataset_id}' is used by project '{used['name']}'")
-    ctx.db.execute(
-        "DELETE FROM annotations WHERE raw_id IN (SELECT id FROM raw_data WHERE dataset_id = ?)",
-        (dataset_id,),
-    )
-    ctx.db.execute("DELETE FROM raw_data WHERE dataset_id = ?", (dataset_id,))
-    ctx.db.execute("DELETE FROM datasets WHERE id = ?", (dataset_id,))
-    ctx.discard(f"datasets/{dataset_id}", tree=True)
+    users = q.datasets.projects(ctx.db, dataset_id)
+    if users:
+        raise conflict(f"dataset '{dataset_id}' is used by project '{users[0]['name']}'")
+    q.datasets.delete(ctx.db, dataset_id)
+    ctx.discard(q.datasets.folder(dataset_id), tree=True)
     return {"message": "Dataset deleted"}
 
 

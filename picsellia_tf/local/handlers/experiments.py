@@ -2,50 +2,15 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from picsellia_tf._limits import MAX_TAG_LENGTH as MAX_TAG
+from picsellia_tf.local import answers
+from picsellia_tf.local import queries as q
 from picsellia_tf.local.app import Ctx, Route
-from picsellia_tf.local.handlers.models import delete_experiment_rows
-from picsellia_tf.local.store import new_id, now
+from picsellia_tf.local.handlers.common import find_experiment, version_missing
 from picsellia_tf.local.validate import MAX_INT, check, in_float_range, require, shown, text
-from picsellia_tf.local.web import bad_request, not_found
-
-LogRow = tuple[int, str, int, float, float | None]
-
-
-def _version_args(ctx: Ctx) -> dict[str, Any]:
-    """The JSON body; for a GET without one (``curl``), the query string: ``?training_id=1
-    &network_id=...`` (a local extension, as are the read routes that use it)."""
-    args = ctx.request.args
-    if ctx.request.method != "GET" or ctx.body or not args:
-        return ctx.body
-    found: dict[str, Any] = dict(args)
-    if "training_id" in found:
-        try:
-            found["training_id"] = int(found["training_id"])
-        except ValueError:
-            raise bad_request(
-                f"query parameter 'training_id': expected an int, got {found['training_id']!r}"
-            ) from None
-    return found
-
-
-def find_experiment(ctx: Ctx) -> Any:
-    """The version named by the body's (or query's) ``training_id`` and ``network_id``, else a
-    404."""
-    body = _version_args(ctx)
-    training_id = require(body, "training_id", int)
-    network_id = require(body, "network_id", str)
-    row = ctx.db.execute(
-        "SELECT experiments.* FROM experiments JOIN models ON models.id = experiments.model_id "
-        "WHERE model_id = ? AND training_id = ? AND models.org_id = ?",
-        (network_id, training_id, ctx.org),
-    ).fetchone()
-    if row is None:
-        raise not_found(f"experiment version {training_id} of model '{network_id}' not found")
-    return row
+from picsellia_tf.local.web import bad_request
 
 
 def _init_project(ctx: Ctx) -> Any:
@@ -69,30 +34,13 @@ def init_model(ctx: Ctx) -> dict[str, Any]:
     """A new experiment version of the named model (created and attached if needed)."""
     project = _init_project(ctx)
     name = text(ctx.body, "model_name")
-    model = ctx.db.execute(
-        "SELECT * FROM models WHERE org_id = ? AND name = ?", (ctx.org, name)
-    ).fetchone()
-    model_id = model["id"] if model else new_id()
-    if model is None:
-        ctx.db.execute(
-            "INSERT INTO models (id, org_id, name, type, created) VALUES (?,?,?,?,?)",
-            (model_id, ctx.org, name, project["type"], now()),
-        )
-    ctx.db.execute(
-        "INSERT OR IGNORE INTO project_models (project_id, model_id) VALUES (?, ?)",
-        (project["id"], model_id),
-    )
-    ctx.db.execute(
-        "UPDATE models SET last_training_id = last_training_id + 1 WHERE id = ?", (model_id,)
-    )
-    training_id = ctx.db.execute(
-        "SELECT last_training_id FROM models WHERE id = ?", (model_id,)
-    ).fetchone()[0]
-    ctx.db.execute(
-        "INSERT INTO experiments (model_id, project_id, training_id, created) VALUES (?,?,?,?)",
-        (model_id, project["id"], training_id, now()),
-    )
-    return {"network_id": model_id, "training_id": training_id}
+    model_id = q.org.named(ctx.db, "models", ctx.org, name)
+    if model_id is None:
+        model_id = q.models.create(ctx.db, ctx.org, name, project["type"])
+    q.projects.attach(ctx.db, project["id"], model_id)
+    training_id = q.models.next_training_id(ctx.db, model_id)
+    q.experiments.create(ctx.db, model_id, project["id"], training_id)
+    return answers.new_version(model_id, training_id)
 
 
 def delete_experiment(ctx: Ctx, project_id: str, model_id: str, training_id: int) -> dict[str, Any]:
@@ -101,16 +49,16 @@ def delete_experiment(ctx: Ctx, project_id: str, model_id: str, training_id: int
         raise bad_request(f"path segment 'training_id': {training_id} is out of range")
     ctx.owned("projects", project_id)
     ctx.owned("models", model_id)
-    where = "project_id = ? AND model_id = ? AND training_id = ?"
-    if not delete_experiment_rows(ctx, where, (project_id, model_id, training_id)):
-        raise not_found(
-            f"experiment version {training_id} of model '{model_id}' not found "
-            f"in project '{project_id}'"
-        )
+    folders = q.experiments.delete(
+        ctx.db, project_id=project_id, model_id=model_id, training_id=training_id
+    )
+    if not folders:
+        raise version_missing(project_id, model_id, training_id)
+    ctx.discard(*folders, tree=True)
     return {"message": "Experiment deleted"}
 
 
-def _series(tag: Any, series: Any, experiment: int) -> list[LogRow]:
+def _series(tag: Any, series: Any, experiment: int) -> list[q.experiments.LogRow]:
     if not isinstance(tag, str) or not 0 < len(tag) <= MAX_TAG:
         raise bad_request(f"field 'logs': tag {shown(tag)} must be 1 to {MAX_TAG} characters")
     name = f"logs[{tag!r}]"
@@ -149,26 +97,16 @@ def post_logs(ctx: Ctx) -> dict[str, Any]:
     """Merge scalar points into the version's logs, keyed by (tag, step)."""
     experiment = find_experiment(ctx)["n"]
     logs = require(ctx.body, "logs", dict)
-    rows: list[LogRow] = []
+    rows: list[q.experiments.LogRow] = []
     for tag, series in logs.items():
         rows.extend(_series(tag, series, experiment))
-    ctx.db.executemany("INSERT OR REPLACE INTO logs VALUES (?,?,?,?,?)", rows)
+    q.experiments.put_logs(ctx.db, rows)
     return {"message": "Metrics saved", "points": len(rows)}
 
 
 def get_logs(ctx: Ctx) -> dict[str, Any]:
     """The version's logs, each tag's points sorted by step."""
-    experiment = find_experiment(ctx)["n"]
-    logs: dict[str, dict[str, list[Any]]] = {}
-    for tag, step, value, wall in ctx.db.execute(
-        "SELECT tag, step, value, wall_time FROM logs WHERE experiment = ? ORDER BY tag, step",
-        (experiment,),
-    ):
-        series = logs.setdefault(tag, {"step": [], "value": [], "wall_time": []})
-        series["step"].append(step)
-        series["value"].append(math.nan if value is None else value)
-        series["wall_time"].append(wall)
-    return {"logs": logs}
+    return answers.logs(q.experiments.logs(ctx.db, find_experiment(ctx)["n"]))
 
 
 ROUTES = [

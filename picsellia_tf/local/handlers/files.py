@@ -9,7 +9,8 @@ from werkzeug.utils import send_file
 from werkzeug.wrappers import Response
 
 from picsellia_tf.local.app import Ctx, Route
-from picsellia_tf.local.handlers.previews import VERSION_MISSING, preview_parts
+from picsellia_tf.local.handlers.common import require_version
+from picsellia_tf.local.parse import preview_parts
 from picsellia_tf.local.web import ApiError, bad_request, not_found
 
 MAX_PREVIEW = 32 * 1024 * 1024
@@ -75,13 +76,7 @@ def upload(ctx: Ctx) -> Response:
         # In one transaction with the check, so a version deleted meanwhile (its folder goes
         # after its deletion commits) either refuses the upload or takes the file with it.
         with ctx.store.tx() as db:
-            row = db.execute(
-                "SELECT 1 FROM experiments WHERE project_id = ? AND model_id = ? "
-                "AND training_id = ?",
-                (project_id, model_id, training_id),
-            ).fetchone()
-            if row is None:
-                raise not_found(VERSION_MISSING.format(training_id, model_id, project_id))
+            require_version(db, project_id, model_id, training_id)
             ctx.storage.place(temp, key)
     finally:
         ctx.storage.discard(temp)

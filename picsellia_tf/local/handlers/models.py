@@ -2,48 +2,29 @@
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Any
 
+from picsellia_tf.local import answers
+from picsellia_tf.local import queries as q
 from picsellia_tf.local.app import Ctx, Route
-from picsellia_tf.local.handlers.common import iso, name_free, project_ref
-from picsellia_tf.local.store import dumps, loads
+from picsellia_tf.local.handlers.common import name_free
+from picsellia_tf.local.store import dumps
 from picsellia_tf.local.validate import check, indexed, text
 from picsellia_tf.local.web import bad_request
 
 _EDITABLE = {"description": str, "github_link": str, "paper_link": str, "private": bool}
 
 
-def used_in(db: sqlite3.Connection, model_id: str, with_type: bool) -> dict[str, Any]:
-    """The projects a model is attached to, keyed from "0"."""
-    rows = db.execute(
-        "SELECT projects.id, projects.name, projects.type FROM project_models JOIN projects "
-        "ON projects.id = project_models.project_id WHERE model_id = ? ORDER BY project_models.n",
-        (model_id,),
-    ).fetchall()
-    return indexed((project_ref(row, with_type) for row in rows), base=0)
-
-
-def _has_experiments(db: sqlite3.Connection, model_id: str) -> bool:
-    row = db.execute("SELECT 1 FROM experiments WHERE model_id = ?", (model_id,)).fetchone()
-    return row is not None
-
-
 def models_list(ctx: Ctx) -> dict[str, Any]:
     """The organisation's models, keyed from "0"."""
-    rows = ctx.db.execute("SELECT * FROM models WHERE org_id = ? ORDER BY n", (ctx.org,))
     return indexed(
         (
-            {
-                "model_id": row["id"],
-                "model_name": row["name"],
-                "model_type": row["type"],
-                "tags": loads(row["tags"]),
-                "used_in": used_in(ctx.db, row["id"], with_type=True),
-                "predictable": _has_experiments(ctx.db, row["id"]),
-                "trainable": True,
-            }
-            for row in rows.fetchall()
+            answers.model(
+                row,
+                q.models.projects(ctx.db, row["id"]),
+                q.models.has_versions(ctx.db, row["id"]),
+            )
+            for row in q.models.of_org(ctx.db, ctx.org)
         ),
         base=0,
     )
@@ -52,35 +33,8 @@ def models_list(ctx: Ctx) -> dict[str, Any]:
 def model_infos(ctx: Ctx, model_id: str) -> dict[str, Any]:
     """Everything about one model, with its experiment versions."""
     row = ctx.owned("models", model_id)
-    experiments = ctx.db.execute(
-        "SELECT * FROM experiments WHERE model_id = ? ORDER BY training_id", (model_id,)
-    ).fetchall()
-    return {
-        "model_id": row["id"],
-        "model_name": row["name"],
-        "model_type": row["type"],
-        "tags": loads(row["tags"]),
-        "description": row["description"],
-        "private": bool(row["private"]),
-        "trainable": True,
-        "predicatble": bool(experiments),
-        "paper_link": row["paper_link"],
-        "github_link": row["github_link"],
-        "performances": {},
-        "labels": {},
-        "used_in": used_in(ctx.db, model_id, with_type=False),
-        "experiments": indexed(
-            (
-                {
-                    "training_id": e["training_id"],
-                    "project_id": e["project_id"],
-                    "created": iso(e["created"]),
-                }
-                for e in experiments
-            ),
-            base=0,
-        ),  # fmt: skip
-    }
+    versions = q.experiments.of_model(ctx.db, model_id)
+    return answers.model(row, q.models.projects(ctx.db, model_id), bool(versions), versions)
 
 
 def update_model(ctx: Ctx, model_id: str) -> dict[str, Any]:
@@ -104,32 +58,15 @@ def update_model(ctx: Ctx, model_id: str) -> dict[str, Any]:
         for i, tag in enumerate(tags):
             check(tag, str, f"tags[{i}]")
         changes["tags"] = dumps(tags)
-    assignments = ", ".join(f"{column} = ?" for column in changes)
-    ctx.db.execute(f"UPDATE models SET {assignments} WHERE id = ?", (*changes.values(), model_id))
+    q.models.update(ctx.db, model_id, changes)
     return {"message": "Model updated"}
-
-
-def delete_experiment_rows(ctx: Ctx, where: str, args: tuple[Any, ...]) -> int:
-    """Delete the experiments matching ``where`` with their logs, previews and files."""
-    rows = ctx.db.execute(f"SELECT * FROM experiments WHERE {where}", args).fetchall()
-    for row in rows:
-        for table in ("logs", "previews"):
-            ctx.db.execute(f"DELETE FROM {table} WHERE experiment = ?", (row["n"],))
-        ctx.db.execute("DELETE FROM experiments WHERE n = ?", (row["n"],))
-        ctx.discard(f"{row['project_id']}/{row['model_id']}/{row['training_id']}", tree=True)
-    return len(rows)
 
 
 def delete_model(ctx: Ctx, model_id: str) -> dict[str, Any]:
     """Delete a model, its experiments, logs and previews; detach it everywhere."""
     ctx.owned("models", model_id)
-    delete_experiment_rows(ctx, "model_id = ?", (model_id,))
-    ctx.db.execute("DELETE FROM project_models WHERE model_id = ?", (model_id,))
-    ctx.db.execute(
-        "UPDATE projects SET automation = NULL WHERE json_extract(automation, '$.model_id') = ?",
-        (model_id,),
-    )
-    ctx.db.execute("DELETE FROM models WHERE id = ?", (model_id,))
+    ctx.discard(*q.experiments.delete(ctx.db, model_id=model_id), tree=True)
+    q.models.delete(ctx.db, model_id)
     return {"message": "Model deleted"}
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from picsellia_tf._limits import PROJECT_TYPES
+from picsellia_tf.local import answers
+from picsellia_tf.local import queries as q
 from picsellia_tf.local.app import Ctx, Route
 from picsellia_tf.local.handlers.common import name_free, rename_or_describe
-from picsellia_tf.local.handlers.models import delete_experiment_rows
-from picsellia_tf.local.handlers.project_config import join_team, parse_labels, parse_team
-from picsellia_tf.local.store import dumps, loads, new_id, now
+from picsellia_tf.local.parse import join_team, parse_labels, parse_team
 from picsellia_tf.local.validate import indexed, one_of, optional, require, text
 from picsellia_tf.local.web import not_found
 
@@ -26,71 +26,31 @@ def create_project(ctx: Ctx) -> dict[str, Any]:
     dataset_id = None
     dataset_name = optional(body, "dataset_name", str, None)
     if dataset_name is not None:
-        row = ctx.db.execute(
-            "SELECT id FROM datasets WHERE org_id = ? AND name = ?", (ctx.org, dataset_name)
-        ).fetchone()
-        if row is None:
+        dataset_id = q.org.named(ctx.db, "datasets", ctx.org, dataset_name)
+        if dataset_id is None:
             raise not_found(f"dataset '{dataset_name}' not found")
-        dataset_id = row["id"]
     name_free(ctx, "projects", name, "project")
-    project_id = new_id()
-    ctx.db.execute(
-        "INSERT INTO projects (id, org_id, name, type, description, private, dataset_id, labels, "
-        "team, image_qa, shape_qa, created) VALUES (?,?,?,?,?,?,?,?,?,'[]','[]',?)",
-        (project_id, ctx.org, name, kind, description, private, dataset_id,
-         dumps(labels), dumps(team), now()),
-    )  # fmt: skip
+    project_id = q.projects.create(
+        ctx.db, ctx.org, name, kind, description, private, dataset_id, labels, team
+    )
     return {"project_id": project_id}
 
 
 def project_list(ctx: Ctx) -> dict[str, Any]:
     """The organisation's projects, keyed from "1"."""
-    rows = ctx.db.execute(
-        "SELECT id, name FROM projects WHERE org_id = ? ORDER BY n", (ctx.org,)
-    ).fetchall()
-    return indexed({"project_name": row["name"], "id": row["id"]} for row in rows)
-
-
-def _dataset_ref(ctx: Ctx, dataset_id: str | None) -> dict[str, str] | None:
-    if dataset_id is None:
-        return None
-    row = ctx.db.execute("SELECT id, name FROM datasets WHERE id = ?", (dataset_id,)).fetchone()
-    return {"dataset_id": row["id"], "dataset_name": row["name"]}
-
-
-def nb_shapes(ctx: Ctx, project_id: str) -> int:
-    """How many shapes the project's annotations hold."""
-    row = ctx.db.execute(
-        "SELECT COALESCE(SUM(json_array_length(shapes)), 0) FROM annotations WHERE project_id = ?",
-        (project_id,),
-    ).fetchone()
-    return int(row[0])
+    return indexed(answers.project_entry(row) for row in q.projects.of_org(ctx.db, ctx.org))
 
 
 def project_infos(ctx: Ctx, project_id: str) -> dict[str, Any]:
     """Everything about one project."""
     row = ctx.owned("projects", project_id)
-    models = ctx.db.execute(
-        "SELECT models.id, models.name FROM project_models JOIN models "
-        "ON models.id = project_models.model_id WHERE project_id = ? ORDER BY project_models.n",
-        (project_id,),
-    ).fetchall()
-    return {
-        "id": row["id"],
-        "project_name": row["name"],
-        "type": row["type"],
-        "description": row["description"],
-        "private": bool(row["private"]),
-        "dataset": _dataset_ref(ctx, row["dataset_id"]),
-        "labels": indexed(loads(row["labels"])),
-        "collaborators": indexed(
-            {"email": m["email"], "role": m["role"]} for m in loads(row["team"])
-        ),
-        "models": indexed({"model_id": m["id"], "model_name": m["name"]} for m in models),
-        "metrics": {"nb_annotations": nb_shapes(ctx, project_id)},
-        "image_qa": indexed(loads(row["image_qa"])),
-        "shape_qa": indexed(loads(row["shape_qa"])),
-    }
+    dataset_id = row["dataset_id"]
+    return answers.project(
+        row,
+        None if dataset_id is None else q.datasets.get(ctx.db, dataset_id),
+        q.projects.models(ctx.db, project_id),
+        q.annotations.shape_count(ctx.db, project_id),
+    )
 
 
 def update_project(ctx: Ctx, project_id: str) -> dict[str, Any]:
@@ -104,10 +64,7 @@ def attach_model(ctx: Ctx, project_id: str, model_id: str) -> dict[str, Any]:
     """Attach a model to a project (idempotent)."""
     ctx.owned("projects", project_id)
     ctx.owned("models", model_id)
-    ctx.db.execute(
-        "INSERT OR IGNORE INTO project_models (project_id, model_id) VALUES (?, ?)",
-        (project_id, model_id),
-    )
+    q.projects.attach(ctx.db, project_id, model_id)
     return {"message": "Model attached"}
 
 
@@ -115,26 +72,16 @@ def detach_model(ctx: Ctx, project_id: str, model_id: str) -> dict[str, Any]:
     """Detach a model from a project."""
     ctx.owned("projects", project_id)
     ctx.owned("models", model_id)
-    cursor = ctx.db.execute(
-        "DELETE FROM project_models WHERE project_id = ? AND model_id = ?", (project_id, model_id)
-    )
-    if cursor.rowcount == 0:
+    if not q.projects.detach(ctx.db, project_id, model_id):
         raise not_found(f"model '{model_id}' is not attached to project '{project_id}'")
-    ctx.db.execute(
-        "UPDATE projects SET automation = NULL WHERE id = ? "
-        "AND json_extract(automation, '$.model_id') = ?",
-        (project_id, model_id),
-    )
     return {"message": "Model detached"}
 
 
 def delete_project(ctx: Ctx, project_id: str) -> dict[str, Any]:
     """Delete a project with its annotations and experiment versions (models stay)."""
     ctx.owned("projects", project_id)
-    delete_experiment_rows(ctx, "project_id = ?", (project_id,))
-    for table in ("annotations", "project_models"):
-        ctx.db.execute(f"DELETE FROM {table} WHERE project_id = ?", (project_id,))
-    ctx.db.execute("DELETE FROM projects WHERE id = ?", (project_id,))
+    ctx.discard(*q.experiments.delete(ctx.db, project_id=project_id), tree=True)
+    q.projects.delete(ctx.db, project_id)
     return {"message": "Project deleted"}
 
 

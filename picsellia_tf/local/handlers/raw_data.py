@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -11,12 +9,12 @@ from PIL import Image
 from werkzeug.datastructures import FileStorage
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from picsellia_tf.local import trash
+from picsellia_tf.local import answers, trash
+from picsellia_tf.local import queries as q
 from picsellia_tf.local.app import Ctx, Route
-from picsellia_tf.local.handlers.common import date
 from picsellia_tf.local.storage import TempObject, check_filename
-from picsellia_tf.local.store import new_id, now
-from picsellia_tf.local.validate import check, page_range, shown, unique_names
+from picsellia_tf.local.store import new_id
+from picsellia_tf.local.validate import check, indexed, page_range, shown, unique_names
 from picsellia_tf.local.web import ApiError, bad_request, not_found
 
 MAX_FILES = 1000
@@ -33,31 +31,16 @@ def image_shape(path: Path) -> list[int] | None:
     return [width, height]
 
 
-def _shape(row: Any) -> list[int] | None:
-    return None if row["width"] is None else [row["width"], row["height"]]
-
-
-def raw_item(ctx: Ctx, row: Any) -> dict[str, Any]:
-    """A raw data as the list answers it."""
-    return {
-        "id": row["id"],
-        "external_url": row["filename"],
-        "shape": _shape(row),
-        "url": ctx.object_url(row["object_name"]),
-        "checksum": row["checksum"],
-        "size": row["size"],
-    }
-
-
 def list_raw(ctx: Ctx, dataset_id: str) -> dict[str, Any]:
     """One page of a dataset's raw data, keyed by absolute index."""
     ctx.owned("datasets", dataset_id)
     start, stop = page_range(ctx.body)
-    rows = ctx.db.execute(
-        "SELECT * FROM raw_data WHERE dataset_id = ? ORDER BY n LIMIT ? OFFSET ?",
-        (dataset_id, stop - start, start),
-    ).fetchall()
-    return {str(start + i): raw_item(ctx, row) for i, row in enumerate(rows)}
+    rows = q.raw_data.page(ctx.db, dataset_id, start, stop)
+    return indexed((_answer(ctx, row) for row in rows), base=start)
+
+
+def _answer(ctx: Ctx, row: Any) -> dict[str, Any]:
+    return answers.raw_data(row, ctx.object_url(row["object_name"]))
 
 
 def _filename(part: FileStorage, index: int) -> str:
@@ -96,7 +79,8 @@ def upload_raw(ctx: Ctx, dataset_id: str) -> dict[str, Any]:
         shapes = [image_shape(temp.path) for temp in temps]
         keys = [new_id() for _ in names]
         objects = [
-            f"datasets/{dataset_id}/{key}/{name}" for key, name in zip(keys, names, strict=True)
+            f"{q.datasets.folder(dataset_id)}/{key}/{name}"
+            for key, name in zip(keys, names, strict=True)
         ]
         with ctx.store.tx() as db:
             trash.throw(db, ((name, False) for name in objects))
@@ -109,7 +93,9 @@ def upload_raw(ctx: Ctx, dataset_id: str) -> dict[str, Any]:
             for key, name, object_name, temp, shape in zip(
                 keys, names, objects, temps, shapes, strict=True
             ):
-                row, old = _upsert(db, dataset_id, key, name, object_name, temp, shape)
+                row, old = q.raw_data.put(
+                    db, dataset_id, key, name, object_name, temp.size, temp.sha256, shape
+                )
                 rows.append(row)
                 if old is not None:
                     replaced.append((old, False))
@@ -122,52 +108,15 @@ def upload_raw(ctx: Ctx, dataset_id: str) -> dict[str, Any]:
         if placed:  # the rows were not switched: the new bytes go
             trash.empty(ctx.store, ctx.storage, [(name, False) for name in placed])
     trash.empty(ctx.store, ctx.storage, replaced)
-    return {str(i): raw_item(ctx, row) for i, row in enumerate(rows)}
-
-
-def _upsert(
-    db: sqlite3.Connection,
-    dataset_id: str,
-    key: str,
-    name: str,
-    object_name: str,
-    temp: TempObject,
-    shape: list[int] | None,
-) -> tuple[Any, str | None]:
-    """The row of ``name`` pointed at ``object_name``, and the object name it had."""
-    existing = db.execute(
-        "SELECT id, object_name FROM raw_data WHERE dataset_id = ? AND filename = ?",
-        (dataset_id, name),
-    ).fetchone()
-    width, height = shape if shape else (None, None)
-    values = (object_name, width, height, temp.size, temp.sha256, now())
-    if existing:
-        raw_id, old = existing["id"], existing["object_name"]
-        db.execute(
-            "UPDATE raw_data SET object_name = ?, width = ?, height = ?, size = ?, checksum = ?, "
-            "imported = ? WHERE id = ?",
-            (*values, raw_id),
-        )
-    else:
-        raw_id, old = key, None
-        db.execute(
-            "INSERT INTO raw_data (id, dataset_id, filename, object_name, width, height, size, "
-            "checksum, imported) VALUES (?,?,?,?,?,?,?,?,?)",
-            (raw_id, dataset_id, name, *values),
-        )
-    return db.execute("SELECT * FROM raw_data WHERE id = ?", (raw_id,)).fetchone(), old
+    return indexed((_answer(ctx, row) for row in rows), base=0)
 
 
 def find_raw(ctx: Ctx, dataset_id: str, raw_id: str | None, filename: str | None) -> Any:
     """A raw data of the dataset by id or filename, else a 404."""
     if raw_id is not None:
-        row = ctx.db.execute(
-            "SELECT * FROM raw_data WHERE dataset_id = ? AND id = ?", (dataset_id, raw_id)
-        ).fetchone()
+        row = q.raw_data.by_id(ctx.db, dataset_id, raw_id)
     elif filename is not None:
-        row = ctx.db.execute(
-            "SELECT * FROM raw_data WHERE dataset_id = ? AND filename = ?", (dataset_id, filename)
-        ).fetchone()
+        row = q.raw_data.by_filename(ctx.db, dataset_id, filename)
     else:
         raise bad_request("missing field 'raw_id' (or 'filename')")
     if row is None:
@@ -186,8 +135,7 @@ def delete_raw(ctx: Ctx, dataset_id: str) -> dict[str, Any]:
     """Delete one raw data, its file and its annotations."""
     ctx.owned("datasets", dataset_id)
     row = find_raw(ctx, dataset_id, *_body_ref(ctx))
-    ctx.db.execute("DELETE FROM annotations WHERE raw_id = ?", (row["id"],))
-    ctx.db.execute("DELETE FROM raw_data WHERE id = ?", (row["id"],))
+    q.raw_data.delete(ctx.db, row["id"])
     ctx.discard(row["object_name"])
     return {"message": "Data deleted"}
 
@@ -198,26 +146,10 @@ def row_info(ctx: Ctx, dataset_id: str, row_id: str | None = None) -> dict[str, 
     if row_id is None:
         row = find_raw(ctx, dataset_id, *_body_ref(ctx))
     else:
-        row = ctx.db.execute(
-            "SELECT * FROM raw_data WHERE dataset_id = ? AND (id = ? OR filename = ?) "
-            "ORDER BY id = ? DESC",
-            (dataset_id, row_id, row_id, row_id),
-        ).fetchone()
+        row = q.raw_data.by_ref(ctx.db, dataset_id, row_id)
         if row is None:
             raise not_found(f"raw data '{row_id}' not found in dataset '{dataset_id}'")
-    shape = _shape(row)
-    return {
-        "id": row["id"],
-        "external_url": row["filename"],
-        "object_name": row["object_name"],
-        "type": "image" if shape else "file",
-        "format": os.path.splitext(row["filename"])[1].lstrip(".").lower(),
-        "size": row["size"] / 1e6,
-        "import_date": date(row["imported"], "%m-%d-%Y"),
-        "shape": shape,
-        "url": ctx.object_url(row["object_name"]),
-        "checksum": row["checksum"],
-    }
+    return answers.data_row(row, ctx.object_url(row["object_name"]))
 
 
 ROUTES = [
