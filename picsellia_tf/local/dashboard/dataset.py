@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from picsellia_tf._colors import hex_color, label_color
+from picsellia_tf.local import queries as q
 from picsellia_tf.local.app import Ctx
 from picsellia_tf.local.dashboard import queries
 from picsellia_tf.local.dashboard.html import Html, h, join, page, path, swatch, table
@@ -127,7 +128,7 @@ def dataset_page(ctx: Ctx, user: User, project_id: str) -> Html:
     title = f"Dataset of {project['name']}"
     if project["dataset_id"] is None:
         return page(title, h("<p>This project has no dataset.</p>"), user=user.email, crumbs=nav)
-    names = queries.labels(project)
+    names = q.projects.label_names(project)
     colors = {n: hex_color(label_color(i)) for i, n in enumerate(names)}
     label = ctx.request.args.get("label") or None
     if label is not None and label not in colors:

@@ -6,6 +6,8 @@ import re
 from typing import Any
 
 from picsellia_tf._colors import hex_color, label_color
+from picsellia_tf.local import answers
+from picsellia_tf.local import queries as q
 from picsellia_tf.local.app import Ctx
 from picsellia_tf.local.dashboard import queries, series
 from picsellia_tf.local.dashboard.html import (
@@ -53,7 +55,7 @@ def projects_page(ctx: Ctx, user: User) -> Html:
                 row["dataset_name"],
                 row["size"],
             )
-        pct = queries.progress(row["annotated"], row["size"])
+        pct = answers.progress(row["annotated"], row["size"])
         rows.append(
             [
                 h('<a href="{}" class="project">{}</a>', path("projects", row["id"]), row["name"]),
@@ -105,7 +107,7 @@ def project_page(ctx: Ctx, user: User, project_id: str) -> Html:
             ]
         )
     parts = [
-        h("<p>{} project · labels {}</p>", row["type"], label_chips(queries.labels(row))),
+        h("<p>{} project · labels {}</p>", row["type"], label_chips(q.projects.label_names(row))),
     ]
     if row["dataset_id"] is not None:
         parts.append(
@@ -205,7 +207,7 @@ def _epoch_arg(value: str | None, epochs: list[int]) -> int:
 def previews_page(ctx: Ctx, user: User, model_id: str, training_id: int) -> Html:
     """One epoch's previews at a time, with links (and a slider) to the others."""
     v = queries.version(ctx.db, user.org_id, model_id, training_id)
-    by_epoch = preview_epochs(queries.previews(ctx.db, v.n))
+    by_epoch = preview_epochs(q.experiments.previews(ctx.db, v.n))
     epochs = sorted(e for e in by_epoch if e is not None)
     here = path("versions", v.model_id, v.training_id, "previews")
     nav_crumbs = crumbs(

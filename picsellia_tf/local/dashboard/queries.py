@@ -1,4 +1,5 @@
-"""The dashboard's reads, each scoped to the signed-in user's organisation."""
+"""The dashboard's reads, each scoped to the signed-in user's organisation (those the API
+shares are in :mod:`picsellia_tf.local.queries`)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,8 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
+from picsellia_tf.local import queries as q
 from picsellia_tf.local.dashboard.web import not_found
-from picsellia_tf.local.store import loads
 
 
 @dataclass(frozen=True)
@@ -35,17 +36,10 @@ class Version:
 
 def project(db: sqlite3.Connection, org: str, project_id: str) -> Any:
     """The organisation's project row, else a 404 page."""
-    row = db.execute(
-        "SELECT * FROM projects WHERE id = ? AND org_id = ?", (project_id, org)
-    ).fetchone()
+    row = q.org.owned(db, "projects", org, project_id)
     if row is None:
         raise not_found(f"project '{project_id}'")
     return row
-
-
-def labels(row: Any) -> list[str]:
-    """A project's label names, in order (label ``i`` has colour ``label_color(i)``)."""
-    return [label["label_name"] for label in loads(row["labels"])]
 
 
 def projects(db: sqlite3.Connection, org: str) -> list[dict[str, Any]]:
@@ -58,20 +52,14 @@ def projects(db: sqlite3.Connection, org: str) -> list[dict[str, Any]]:
         "WHERE p.org_id = ? ORDER BY p.n",
         (org,),
     ).fetchall()
-    result = []
-    for row in rows:
-        models = db.execute(
-            "SELECT m.id, m.name FROM project_models pm JOIN models m ON m.id = pm.model_id "
-            "WHERE pm.project_id = ? ORDER BY pm.n",
-            (row["id"],),
-        ).fetchall()
-        result.append({"row": row, "labels": labels(row), "models": [m["name"] for m in models]})
-    return result
-
-
-def progress(annotated: int, size: int) -> int:
-    """Annotation progress in percent, as project_stats computes it."""
-    return round(100 * annotated / size) if size else 0
+    return [
+        {
+            "row": row,
+            "labels": q.projects.label_names(row),
+            "models": [m["name"] for m in q.projects.models(db, row["id"])],
+        }
+        for row in rows
+    ]
 
 
 def _version(row: Any) -> Version:
@@ -117,11 +105,3 @@ def versions(db: sqlite3.Connection, project_id: str) -> list[dict[str, Any]]:
         ).fetchone()
         result.append({"version": _version(row), "points": count, "updated": last})
     return result
-
-
-def previews(db: sqlite3.Connection, experiment: int) -> list[str]:
-    """A version's preview object names, in the order first posted."""
-    rows = db.execute(
-        "SELECT object_name FROM previews WHERE experiment = ? ORDER BY n", (experiment,)
-    ).fetchall()
-    return [row[0] for row in rows]
