@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,7 +34,7 @@ class Route:
 
     ``auth``: needs a Bearer token. ``tx``: runs inside one database transaction (``ctx.db``),
     the JSON body read before it starts; handlers doing file work set it False and open their
-    own, never reading the request or a file inside one. ``status``: the success status of a
+    own (``ctx.transaction``), never reading the request or a file inside one. ``status``: the success status of a
     JSON answer (201 where the released SDK checks for it). ``write``: whether the handler
     writes (default: all but GET); a route that does not runs in a read-only transaction
     beside the writes, not after them.
@@ -81,10 +82,24 @@ class Ctx:
 
     @property
     def db(self) -> sqlite3.Connection:
-        """The request's transaction."""
+        """The current transaction (see :meth:`transaction`)."""
         if self._db is None:
             raise RuntimeError("route runs outside a transaction")
         return self._db
+
+    @contextmanager
+    def transaction(self, write: bool = True) -> Iterator[sqlite3.Connection]:
+        """One transaction, ``ctx.db`` for the block: committed if the block succeeds, rolled
+        back if it raises; read-only beside the writes (not after them) unless ``write``.
+        Never read the request or a file inside one."""
+        if self._db is not None:
+            raise RuntimeError("already in a transaction")
+        with self.store.tx() if write else self.store.read() as db:
+            self._db = db
+            try:
+                yield db
+            finally:
+                self._db = None
 
     @property
     def body(self) -> dict[str, Any]:
@@ -108,10 +123,10 @@ class Ctx:
         trash.throw(self.db, items)
         self.trashed.extend(items)
 
-    def owned(self, table: str, item_id: str, db: sqlite3.Connection | None = None) -> Any:
+    def owned(self, table: str, item_id: str) -> Any:
         """The row of ``table`` with ``item_id`` in the caller's organisation, else a 404."""
         what = _OWNED[table]
-        row = queries.org.owned(db or self.db, table, self.org, item_id)
+        row = queries.org.owned(self.db, table, self.org, item_id)
         if row is None:
             raise ApiError(404, f"{what} '{item_id}' not found")
         return row
@@ -190,10 +205,8 @@ class App:
         ctx = Ctx(self, request, user)
         if route.tx:
             ctx.read_body()  # before the transaction starts: never read under its lock
-            with self.store.tx() if route.writes else self.store.read() as db:
-                ctx._db = db
+            with ctx.transaction(route.writes):
                 result = route.handler(ctx, **args)
-            ctx._db = None
         else:
             result = route.handler(ctx, **args)
         if ctx.trashed:

@@ -75,7 +75,7 @@ def upload(ctx: Ctx) -> Response:
     try:
         # In one transaction with the check, so a version deleted meanwhile (its folder goes
         # after its deletion commits) either refuses the upload or takes the file with it.
-        with ctx.store.tx() as db:
+        with ctx.transaction() as db:
             require_version(db, project_id, model_id, training_id)
             ctx.storage.place(temp, key)
     finally:

@@ -59,8 +59,8 @@ def upload_raw(ctx: Ctx, dataset_id: str) -> dict[str, Any]:
     and one transaction points the rows at them with their checksums and trashes the names
     they replace; the replaced bytes are deleted after it commits.
     """
-    with ctx.store.read() as db:
-        ctx.owned("datasets", dataset_id, db)
+    with ctx.transaction(write=False):
+        ctx.owned("datasets", dataset_id)
     ctx.request.max_form_parts = MAX_FILES  # the body's size: the server's max body size
     try:
         parts = ctx.request.files.getlist("files")
@@ -87,8 +87,8 @@ def upload_raw(ctx: Ctx, dataset_id: str) -> dict[str, Any]:
         for temp, object_name in zip(temps, objects, strict=True):
             ctx.storage.place(temp, object_name)
             placed.append(object_name)
-        with ctx.store.tx() as db:
-            ctx.owned("datasets", dataset_id, db)
+        with ctx.transaction() as db:
+            ctx.owned("datasets", dataset_id)
             rows = []
             for key, name, object_name, temp, shape in zip(
                 keys, names, objects, temps, shapes, strict=True
