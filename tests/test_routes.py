@@ -15,6 +15,7 @@ import ast
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 import pytest
 from werkzeug.exceptions import MethodNotAllowed, NotFound
@@ -229,6 +230,26 @@ def test_every_route_the_client_calls_is_served_with_its_method(
     app = make_app(tmp_path, ROUTES)
     try:
         assert not unserved(calls, app), "\n".join(unserved(calls, app))
+    finally:
+        app.store.close()
+
+
+def test_the_storage_urls_the_platform_hands_out_are_served_with_the_clients_methods(
+    tmp_path: Path,
+) -> None:
+    """The client POSTs presigned forms (``storage_post``) and GETs signed URLs
+    (``download``, ``storage_get``): URLs of the platform's choosing, not in the client's
+    source."""
+    app = make_app(tmp_path, ROUTES)
+    try:
+        base = "http://127.0.0.1:1"
+        form = app.storage.post_form(base, "p/m/1/results/epoch 1.png")["url"]
+        signed = app.storage.get_url(base, "datasets/d/k/an image.png")
+        calls = [
+            Call("POST", unquote(urlsplit(form).path), "storage.post_form"),
+            Call("GET", unquote(urlsplit(signed).path), "storage.get_url"),
+        ]
+        assert not unserved(calls, app), unserved(calls, app)
     finally:
         app.store.close()
 
