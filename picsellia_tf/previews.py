@@ -48,7 +48,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from picsellia_tf._checks import check_int, check_number
-from picsellia_tf._colors import label_color
+from picsellia_tf._colors import RGB, label_color
 from picsellia_tf.errors import ValidationError
 
 __all__ = [
@@ -68,7 +68,6 @@ __all__ = [
 
 Task = Literal["classification", "multilabel", "detection", "segmentation"]
 Layout = Literal["auto", "side_by_side", "overlay"]
-RGB = tuple[int, int, int]
 Row = list[tuple[str, RGB | None]]  # a caption line: tags (text, colour) or plain text (None)
 
 TASKS: tuple[str, ...] = ("classification", "multilabel", "detection", "segmentation")

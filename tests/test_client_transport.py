@@ -10,7 +10,6 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import pytest
@@ -31,63 +30,9 @@ from picsellia_tf.errors import (
 )
 from picsellia_tf.types import ImageAnnotation
 from picsellia_tf.wire import WireError
-from tests.helpers.loopback import LoopbackServer
+from tests.helpers.recorder import Recorder, Reply, json_reply
 
 TOKEN = "tok-5ecret-0123456789abcdef"
-
-# A reply: (status, headers, body bytes)
-Reply = tuple[int, dict[str, str], bytes]
-
-
-def json_reply(status: int, body: Any, **headers: str) -> Reply:
-    return status, {"Content-Type": "application/json", **headers}, json.dumps(body).encode()
-
-
-class Recorder:
-    """A loopback HTTP server recording every request and answering from ``script``."""
-
-    def __init__(self, script: Callable[[Recorder, str, str, bytes], Reply] | None = None):
-        self.requests: list[dict[str, Any]] = []
-        self.script = script or (lambda rec, method, path, body: json_reply(200, {"ok": True}))
-        recorder = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def _handle(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else b""
-                recorder.requests.append(
-                    {
-                        "method": self.command,
-                        "path": self.path,
-                        "headers": dict(self.headers),
-                        "body": body,
-                    }
-                )
-                status, headers, payload = recorder.script(recorder, self.command, self.path, body)
-                self.send_response(status)
-                for key, value in headers.items():
-                    self.send_header(key, value)
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            do_GET = do_POST = do_PUT = do_DELETE = _handle
-
-        self._loopback = LoopbackServer(Handler)
-        self.url = self._loopback.url
-
-    def close(self) -> None:
-        self._loopback.close()
-
-    def all_headers_text(self) -> str:
-        return json.dumps([r["headers"] for r in self.requests]) + "".join(
-            r["path"] + r["body"].decode("latin-1") for r in self.requests
-        )
 
 
 @pytest.fixture
