@@ -14,7 +14,9 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 # What the suite must never write to: the spool, image cache and config of the real home.
-REAL_HOME = Path.home()
+# Under pytest-xdist the workers start with the controller's temporary home: the real one is
+# handed down to them in this variable.
+REAL_HOME = Path(os.environ.setdefault("PICSELLIA_TF_TESTS_REAL_HOME", str(Path.home())))
 WATCHED_REAL_PATHS = (
     REAL_HOME / ".cache" / "picsellia_tf",
     REAL_HOME / ".config" / "picsellia_tf",
@@ -64,19 +66,32 @@ from tests.helpers.full_disk import SmallDisk, mount_small_disk  # noqa: E402
 @pytest.fixture(scope="session", autouse=True)
 def isolated_home() -> Iterator[Path]:
     """The session's home directory (``$HOME``), a temporary one: the default spool, image
-    cache and Keras config of every test and child process land there. At the end of the
-    session the real home's spool, cache and Keras config must be as they were: an error
-    under CI (alone on its machine), a warning elsewhere, where other processes share the
-    home."""
+    cache and Keras config of every test and child process land there."""
     assert Path.home() == TEST_HOME
     yield TEST_HOME
     shutil.rmtree(TEST_HOME, ignore_errors=True)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """At the end of the run (in the xdist controller, once every worker is done) the real
+    home's spool, cache and Keras config must be as they were: a failed run under CI (alone
+    on its machine), a warning elsewhere, where other processes share the home."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    shutil.rmtree(TEST_HOME, ignore_errors=True)
     after = _snapshot(WATCHED_REAL_PATHS)
     changed = sorted(path for path, before in REAL_HOME_BEFORE.items() if after[path] != before)
-    if changed:
-        message = f"something wrote under the real home during the test session: {changed}"
-        if os.environ.get("CI"):
-            raise AssertionError(message)
+    if not changed:
+        return
+    message = f"something wrote under the real home during the test session: {changed}"
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line("")
+        reporter.write_line(("ERROR: " if os.environ.get("CI") else "WARNING: ") + message)
+    if os.environ.get("CI"):
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    else:
         warnings.warn(message, stacklevel=1)
 
 

@@ -37,6 +37,12 @@ def test_session_home_is_a_temporary_directory(isolated_home: Path) -> None:
     assert not [name for name in HOME_ENV_POPPED if name in os.environ]
 
 
+def test_the_watched_home_is_the_real_one_in_every_worker() -> None:
+    # pytest-xdist starts its workers with the controller's temporary home as $HOME.
+    assert not REAL_HOME.name.startswith("picsellia-tf-tests-home-"), REAL_HOME
+    assert REAL_HOME != TEST_HOME
+
+
 def test_defaults_of_this_process_and_of_children_are_in_the_session_home(
     isolated_home: Path,
 ) -> None:
