@@ -11,7 +11,7 @@ import time
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-from tests.helpers.loopback import LoopbackServer
+from tests.helpers.loopback import LoopbackServer, reply
 
 MAX_SECONDS = 30.0
 MAX_BYTES = 512 * 1024 * 1024
@@ -43,28 +43,7 @@ class HostileServer:
         self.dataset_size = dataset_size
         self.trickle_interval = 0.5
         self.sent = 0  # body bytes written, all requests
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def do_GET(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else b""
-                server.requests.append(
-                    {"path": self.path, "headers": dict(self.headers), "body": body}
-                )
-                try:
-                    server._answer(self, body)
-                except (BrokenPipeError, ConnectionResetError, TimeoutError):
-                    pass  # the client hung up: what it should do
-
-            do_POST = do_PUT = do_DELETE = do_GET
-
-        self._loopback = LoopbackServer(Handler)
+        self._loopback = LoopbackServer(self._on_request)
         self.url = self._loopback.url
 
     def close(self) -> None:
@@ -77,6 +56,13 @@ class HostileServer:
         self.close()
 
     # ------------------------------------------------------------------ behaviours
+
+    def _on_request(self, h: BaseHTTPRequestHandler, body: bytes) -> None:
+        self.requests.append({"path": h.path, "headers": dict(h.headers), "body": body})
+        try:
+            self._answer(h, body)
+        except (BrokenPipeError, ConnectionResetError, TimeoutError):
+            pass  # the client hung up: what it should do
 
     def _answer(self, h: BaseHTTPRequestHandler, body: bytes) -> None:
         path, _, query = h.path.partition("?")
@@ -146,11 +132,7 @@ class HostileServer:
         h.wfile.flush()
 
     def _send(self, h: BaseHTTPRequestHandler, status: int, payload: bytes, kind: str) -> None:
-        h.send_response(status)
-        h.send_header("Content-Type", kind)
-        h.send_header("Content-Length", str(len(payload)))
-        h.end_headers()
-        h.wfile.write(payload)
+        reply(h, status, {"Content-Type": kind}, payload)
         self.sent += len(payload)
 
     def _stream(self, h: BaseHTTPRequestHandler) -> None:

@@ -4,14 +4,41 @@ own making (a recorder, a hostile server, a filtering proxy)."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+Answer = Callable[[BaseHTTPRequestHandler, bytes], None]
+"""Answers one request (any method) on its handler, given the request's body."""
+
+
+def reply(h: BaseHTTPRequestHandler, status: int, headers: Mapping[str, str], body: bytes) -> None:
+    """A whole answer: status, ``headers``, Content-Length and ``body``."""
+    h.send_response(status)
+    for key, value in headers.items():
+        h.send_header(key, value)
+    h.send_header("Content-Length", str(len(body)))
+    h.end_headers()
+    h.wfile.write(body)
 
 
 class LoopbackServer:
-    """Serves ``handler`` on 127.0.0.1 (a free port) until :meth:`close`."""
+    """Serves every request with ``answer`` on 127.0.0.1 (a free port), over HTTP/1.1 and
+    without log lines, until :meth:`close`."""
 
-    def __init__(self, handler: type[BaseHTTPRequestHandler], poll_interval: float = 0.02):
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    def __init__(self, answer: Answer, poll_interval: float = 0.02):
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def _handle(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                answer(self, self.rfile.read(length) if length else b"")
+
+            do_GET = do_POST = do_PUT = do_DELETE = _handle
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(

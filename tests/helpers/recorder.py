@@ -7,7 +7,7 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-from tests.helpers.loopback import LoopbackServer
+from tests.helpers.loopback import LoopbackServer, reply
 
 # A reply: (status, headers, body bytes)
 Reply = tuple[int, dict[str, str], bytes]
@@ -23,37 +23,14 @@ class Recorder:
     def __init__(self, script: Callable[[Recorder, str, str, bytes], Reply] | None = None):
         self.requests: list[dict[str, Any]] = []
         self.script = script or (lambda rec, method, path, body: json_reply(200, {"ok": True}))
-        recorder = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def _handle(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else b""
-                recorder.requests.append(
-                    {
-                        "method": self.command,
-                        "path": self.path,
-                        "headers": dict(self.headers),
-                        "body": body,
-                    }
-                )
-                status, headers, payload = recorder.script(recorder, self.command, self.path, body)
-                self.send_response(status)
-                for key, value in headers.items():
-                    self.send_header(key, value)
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            do_GET = do_POST = do_PUT = do_DELETE = _handle
-
-        self._loopback = LoopbackServer(Handler)
+        self._loopback = LoopbackServer(self._on_request)
         self.url = self._loopback.url
+
+    def _on_request(self, h: BaseHTTPRequestHandler, body: bytes) -> None:
+        self.requests.append(
+            {"method": h.command, "path": h.path, "headers": dict(h.headers), "body": body}
+        )
+        reply(h, *self.script(self, h.command, h.path, body))
 
     def close(self) -> None:
         self._loopback.close()

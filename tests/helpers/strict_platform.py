@@ -27,7 +27,7 @@ import requests
 
 from picsellia_tf.client import Client
 from picsellia_tf.local_platform import LocalPlatform
-from tests.helpers.loopback import LoopbackServer
+from tests.helpers.loopback import LoopbackServer, reply
 
 Shape = Callable[[Any], Any]
 
@@ -172,7 +172,7 @@ class StrictPlatform:
 
     def __enter__(self) -> StrictPlatform:
         self.local.start()
-        self._server = LoopbackServer(self._handler(), poll_interval=0.05)
+        self._server = LoopbackServer(self._on_request, poll_interval=0.05)
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -251,31 +251,10 @@ class StrictPlatform:
         )
         return response.status_code, response.json() if response.content else None
 
-    def _handler(self) -> type[BaseHTTPRequestHandler]:
-        strict = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def _handle(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else b""
-                try:
-                    status, payload = strict.answer(
-                        self.command, self.path, dict(self.headers), body
-                    )
-                except Exception as exc:  # noqa: BLE001 -- a proxy fault is a 500, not retried
-                    status = 500
-                    payload = json.dumps({"error": f"strict proxy: {exc!r}"}).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            do_GET = do_POST = do_PUT = do_DELETE = _handle
-
-        return Handler
+    def _on_request(self, h: BaseHTTPRequestHandler, body: bytes) -> None:
+        try:
+            status, payload = self.answer(h.command, h.path, dict(h.headers), body)
+        except Exception as exc:  # noqa: BLE001 -- a proxy fault is a 500, not retried
+            status = 500
+            payload = json.dumps({"error": f"strict proxy: {exc!r}"}).encode()
+        reply(h, status, {"Content-Type": "application/json"}, payload)
