@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 
 from picsellia_tf import data
-from picsellia_tf.data.manifest import BBOX_FORMATS
+from picsellia_tf._tasks import KERAS_BBOX_FORMATS
 from picsellia_tf.data.synthetic import create_project
 from picsellia_tf.local_platform import LocalPlatform
 from picsellia_tf.types import Rectangle, Shape
@@ -119,7 +119,7 @@ CASES += [((96, 128), "stretch"), ((30, 50), "stretch")]
 @pytest.mark.parametrize("size,mode", CASES)
 def test_detection_boxes_every_format(project, size, mode):
     out_h, out_w = size if size else (H, W)
-    for fmt in BBOX_FORMATS:
+    for fmt in KERAS_BBOX_FORMATS:
         ds, info = _load(project, task="detection", image_size=size, resize=mode, bbox_format=fmt)
         assert info.label_names == ["cat", "dog"]
         (img_a, target_a), _ = list(ds)  # dataset order: a.png, b.png

@@ -1,7 +1,8 @@
 """The package's layering, read from its source (imports under ``TYPE_CHECKING`` included).
 
 The local platform imports nothing from the client side but the import-free shared modules;
-those import no module of the package; the constants they hold are defined nowhere else.
+those import no module of the package; the constants they hold, and every other constant, are
+defined once.
 """
 
 from __future__ import annotations
@@ -84,6 +85,39 @@ def test_the_shared_limits_are_defined_once() -> None:
         for match in defined.finditer(path.read_text(encoding="utf-8"))
     ]
     assert not again, again
+
+
+def constants(path: Path) -> dict[str, str]:
+    """The module-level upper-case names ``path`` assigns, each with its value's source."""
+    text = path.read_text(encoding="utf-8")
+    found = {}
+    for node in ast.parse(text).body:
+        if isinstance(node, ast.Assign | ast.AnnAssign) and node.value is not None:
+            targets = [node.target] if isinstance(node, ast.AnnAssign) else node.targets
+            for target in targets:
+                if isinstance(target, ast.Name) and re.fullmatch(r"_?[A-Z][A-Z0-9_]*", target.id):
+                    found[target.id] = ast.get_source_segment(text, node.value) or ""
+    return found
+
+
+def test_no_constant_is_written_twice() -> None:
+    # a copy is the same name given the same value, or the same list of words under any name
+    by_name: dict[tuple[str, str], list[str]] = {}
+    by_words: dict[tuple[str, ...], list[str]] = {}
+    for module, path in sources().items():
+        for name, value in constants(path).items():
+            if value.startswith("TypeVar("):
+                continue
+            by_name.setdefault((name.lstrip("_"), value), []).append(f"{module}.{name}")
+            try:
+                literal = ast.literal_eval(value)
+            except (ValueError, SyntaxError):
+                continue
+            if isinstance(literal, tuple | list | set | frozenset) and len(literal) > 1:
+                if all(isinstance(item, str) for item in literal):
+                    by_words.setdefault(tuple(sorted(literal)), []).append(f"{module}.{name}")
+    copies = [where for where in [*by_name.values(), *by_words.values()] if len(where) > 1]
+    assert not copies, copies
 
 
 def cycles(graph: dict[str, set[str]]) -> list[list[str]]:

@@ -212,12 +212,8 @@ class Store:
         if cached is not None and cached[0] > time.monotonic():
             return cached[1]
         with self.read() as db:
-            row = db.execute(
-                "SELECT users.id, email, org_id, orgs.name AS org_name FROM users "
-                "JOIN orgs ON orgs.id = users.org_id WHERE token = ?",
-                (token,),
-            ).fetchone()
-        user = None if row is None else User(row[0], row[1], row[2], row[3])
+            row = user_row(db, "token", token)
+        user = None if row is None else as_user(row)
         if user is not None:  # unknown tokens are not remembered: no memory for guesses
             if len(self._tokens) > 10_000:
                 self._tokens.clear()
@@ -286,6 +282,26 @@ class Store:
             i += 1
             name = f"{base} ({i})"
         return name
+
+
+USER_COLUMNS = frozenset({"id", "token"})
+
+
+def user_row(db: sqlite3.Connection, column: str, value: str) -> Any:
+    """The row (``id``, ``email``, ``org_id``, ``org_name``, ``token``) of the user whose
+    ``column`` (``id`` or ``token``) is ``value``, or None."""
+    if column not in USER_COLUMNS:
+        raise ValueError(f"users are found by id or token, not {column!r}")
+    return db.execute(
+        "SELECT users.id, email, org_id, orgs.name AS org_name, token FROM users "
+        f"JOIN orgs ON orgs.id = users.org_id WHERE users.{column} = ?",
+        (value,),
+    ).fetchone()
+
+
+def as_user(row: Any) -> User:
+    """The :class:`User` of a :func:`user_row` row."""
+    return User(row["id"], row["email"], row["org_id"], row["org_name"])
 
 
 def now() -> float:

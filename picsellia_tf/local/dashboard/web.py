@@ -10,7 +10,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
-import sqlite3
 import time
 from collections.abc import Callable
 from typing import Any
@@ -20,7 +19,7 @@ from werkzeug.wrappers import Request, Response
 
 from picsellia_tf.local.app import Ctx
 from picsellia_tf.local.dashboard.html import Html, h, page
-from picsellia_tf.local.store import User
+from picsellia_tf.local.store import User, as_user, user_row
 
 COOKIE = "picsellia_session"
 SESSION_TTL = 30 * 24 * 3600
@@ -76,34 +75,22 @@ def session_cookie(ctx: Ctx, user_id: str, token: str) -> str:
     return f"{user_id}.{expires}.{_signature(ctx, user_id, token, expires)}"
 
 
-def _user_row(db: sqlite3.Connection, column: str, value: str) -> Any:
-    return db.execute(
-        "SELECT users.id, email, org_id, orgs.name AS org_name, token FROM users "
-        f"JOIN orgs ON orgs.id = users.org_id WHERE users.{column} = ?",
-        (value,),
-    ).fetchone()
-
-
-def _as_user(row: Any) -> User:
-    return User(row["id"], row["email"], row["org_id"], row["org_name"])
-
-
 def session_user(ctx: Ctx) -> User | None:
     """The user of the request's session cookie, if it is valid."""
     user_id, _, rest = ctx.request.cookies.get(COOKIE, "").partition(".")
     expires, _, signature = rest.partition(".")
     if not (user_id and expires.isdigit() and signature) or int(expires) < time.time():
         return None
-    row = _user_row(ctx.db, "id", user_id)
+    row = user_row(ctx.db, "id", user_id)
     if row is None:
         return None
     expected = _signature(ctx, user_id, row["token"], int(expires))
-    return _as_user(row) if hmac.compare_digest(expected, signature) else None
+    return as_user(row) if hmac.compare_digest(expected, signature) else None
 
 
 def token_user(ctx: Ctx, token: str) -> Any:
     """The user row (with its token) owning ``token``, if any."""
-    return _user_row(ctx.db, "token", token.strip()) if token.strip() else None
+    return user_row(ctx.db, "token", token.strip()) if token.strip() else None
 
 
 def signed_in(response: Response, ctx: Ctx, row: Any) -> Response:
