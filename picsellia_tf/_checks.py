@@ -9,6 +9,7 @@ raises :class:`~picsellia_tf.errors.ValidationError` as ``"<arg>: expected ..., 
 from __future__ import annotations
 
 import numbers
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -27,6 +28,7 @@ __all__ = [
     "check_text",
     "invalid",
     "is_list",
+    "is_sha256",
 ]
 
 
@@ -171,3 +173,11 @@ def check_strings(value: Any, arg: str, *, or_none: bool = False) -> list[str] |
     ):
         raise invalid(arg, f"expected a list of strings, got {value!r}")
     return list(value)
+
+
+_SHA256 = re.compile(r"[0-9a-fA-F]{64}")
+
+
+def is_sha256(value: str) -> bool:
+    """Whether ``value`` is a sha256 digest in hex (64 hex digits, any case)."""
+    return _SHA256.fullmatch(value) is not None

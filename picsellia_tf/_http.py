@@ -28,7 +28,7 @@ import requests
 import urllib3
 from requests.adapters import HTTPAdapter
 
-from picsellia_tf._checks import check_int
+from picsellia_tf._checks import check_int, is_sha256
 from picsellia_tf._retry import Backoff, is_retryable, retry_hint
 from picsellia_tf._version import __version__
 from picsellia_tf._watchdog import WatchedHTTPPool, WatchedHTTPSPool, headers_by
@@ -50,7 +50,6 @@ logger = logging.getLogger("picsellia_tf.client")
 DEFAULT_HOST = "https://app.picsellia.com"
 POOL_SIZE = 32
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
-IDEMPOTENT_POSTS = frozenset({"/sdk/post_logs"})
 MAX_REDIRECTS = 5
 MAX_MESSAGE = 500
 MAX_ANSWER_BYTES = 128 * 1024 * 1024
@@ -170,7 +169,6 @@ def _parse_retry_after(value: str | None) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
-_SHA256 = re.compile(r"[0-9a-fA-F]{64}")
 _OBJECT_AT = re.compile(r"<[\w.]+ object at 0x[0-9a-fA-F]+>:?\s*")
 
 
@@ -248,17 +246,15 @@ class Transport:
         """Send one API request and return its decoded JSON answer.
 
         ``path`` starts with ``/`` (segments already quoted); ``json`` is the body (also on GET
-        and DELETE), or ``files`` a multipart body. Idempotent requests (GET, PUT, DELETE,
-        ``POST /sdk/post_logs``, or ``idempotent=True``) are retried per docs/wire.md.
+        and DELETE), or ``files`` a multipart body. Idempotent requests (GET, HEAD, OPTIONS, PUT,
+        DELETE, or any with ``idempotent=True``) are retried per docs/wire.md.
         Raises the :mod:`picsellia_tf.errors` exception of the failure's family.
         """
         method = method.upper()
         if not isinstance(path, str) or not path.startswith("/"):
             raise ValidationError(f"path: must start with '/', got {path!r}")
         if idempotent is None:
-            idempotent = method in IDEMPOTENT_METHODS or (
-                method == "POST" and path.split("?")[0] in IDEMPOTENT_POSTS
-            )
+            idempotent = method in IDEMPOTENT_METHODS
         headers: dict[str, str] = {}
         data: Any = None
         parts = list(files) if files is not None else None
@@ -405,7 +401,7 @@ class Transport:
         names the item in messages (default: the URL without its query string).
         """
         path = self._storage_path(url)
-        if sha256 is not None and not _SHA256.fullmatch(str(sha256)):
+        if sha256 is not None and not is_sha256(str(sha256)):
             raise ValidationError(f"sha256: expected 64 hex digits, got {sha256!r}")
         size = check_int(size, "size", low=0, or_none=True)
         max_bytes = check_int(max_bytes, "max_bytes", low=0, or_none=True)

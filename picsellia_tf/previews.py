@@ -49,6 +49,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from picsellia_tf._checks import check_int, check_number
 from picsellia_tf._colors import RGB, label_color
+from picsellia_tf._tasks import BBOX_FORMATS, TASKS
 from picsellia_tf.errors import ValidationError
 
 __all__ = [
@@ -70,10 +71,7 @@ Task = Literal["classification", "multilabel", "detection", "segmentation"]
 Layout = Literal["auto", "side_by_side", "overlay"]
 Row = list[tuple[str, RGB | None]]  # a caption line: tags (text, colour) or plain text (None)
 
-TASKS: tuple[str, ...] = ("classification", "multilabel", "detection", "segmentation")
 LAYOUTS: tuple[str, ...] = ("auto", "side_by_side", "overlay")
-_BASE_FORMATS = ("xyxy", "yxyx", "xywh", "center_xywh", "center_yxhw")
-BBOX_FORMATS: tuple[str, ...] = _BASE_FORMATS + tuple("rel_" + f for f in _BASE_FORMATS)
 _FORMAT_ALIASES = {"cxcywh": "center_xywh", "rel_cxcywh": "rel_center_xywh"}
 
 

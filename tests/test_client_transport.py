@@ -250,12 +250,17 @@ def test_get_retries_503_then_succeeds(recorder):
 def test_post_logs_is_retried_but_other_posts_are_not(recorder):
     recorder.script = scripted(json_reply(503, {"error": "busy"}))
     client = make_client(recorder.url)
-    assert client.request("POST", "/sdk/post_logs", json={}) == {"ok": True}
-    assert len(recorder.requests) == 2
+    logs = {"loss": {"step": [0, 1], "value": [1.0, 0.5]}}
+    assert client.experiments.post_logs(4, "m1", logs) == 2
+    assert [r["path"] for r in recorder.requests] == ["/sdk/post_logs"] * 2
+    recorder.script = scripted(json_reply(503, {"error": "busy"}))
+    with pytest.raises(ServerError):
+        client.request("POST", "/sdk/post_logs", json={})  # the transport knows no route
+    assert len(recorder.requests) == 3
     recorder.script = scripted(json_reply(503, {"error": "busy"}))
     with pytest.raises(ServerError) as info:
         client.request("POST", "/sdk/init_model", json={})
-    assert info.value.status == 503 and len(recorder.requests) == 3
+    assert info.value.status == 503 and len(recorder.requests) == 4
 
 
 def test_init_sends_a_get_with_its_json_body_once(recorder):

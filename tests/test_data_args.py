@@ -9,16 +9,16 @@ from picsellia_tf.errors import ValidationError
 
 BAD = [
     ({"task": "detect"}, "task: expected one of classification, multilabel, detection"),
-    ({"split": "test"}, "split: expected None, 'train' or 'val'"),
+    ({"split": "test"}, "split: expected one of train, val or None"),
     ({"val_fraction": 1.5}, "val_fraction: expected a number in [0, 1]"),
     ({"image_size": (224,)}, "image_size: expected a positive int or (height, width)"),
     ({"image_size": 0}, "image_size"),
-    ({"resize": "crop"}, "resize: expected 'pad' or 'stretch'"),
+    ({"resize": "crop"}, "resize: expected one of pad, stretch"),
     ({"bbox_format": "xxyy"}, "bbox_format: expected one of xyxy, yxyx, xywh, center_xywh"),
-    ({"max_boxes": 0}, "max_boxes: expected a positive int"),
-    ({"batch_size": 2.5}, "batch_size: expected a positive int"),
+    ({"max_boxes": 0}, "max_boxes: expected an int >= 1 or None"),
+    ({"batch_size": 2.5}, "batch_size: expected an int >= 1 or None"),
     ({"download_workers": -1}, "download_workers"),
-    ({"on_error": "skip"}, "on_error: expected 'warn', 'raise' or 'ignore'"),
+    ({"on_error": "skip"}, "on_error: expected one of warn, raise, ignore"),
     ({"seed": "0"}, "seed: expected an int"),
 ]
 

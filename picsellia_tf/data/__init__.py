@@ -37,7 +37,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from picsellia_tf.data.manifest import SPLITS, TASKS, Example, Skipped
+from picsellia_tf._checks import check_choice, check_int, check_number, invalid
+from picsellia_tf._tasks import KERAS_BBOX_FORMATS, TASKS
+from picsellia_tf.data.manifest import SPLITS, Example, Skipped
 from picsellia_tf.errors import PicselliaError, ValidationError
 
 log = logging.getLogger("picsellia_tf.data")
@@ -120,32 +122,20 @@ def _check_args(
     download_workers: int,
     on_error: str,
 ) -> None:
-    from picsellia_tf.data.manifest import BBOX_FORMATS
-
-    def positive_int(name: str, value: Any) -> None:
-        if value is not None and (
-            not isinstance(value, int) or isinstance(value, bool) or value <= 0
-        ):
-            raise ValidationError(f"{name}: expected a positive int or None, got {value!r}")
-
-    if task not in TASKS:
-        raise ValidationError(f"task: expected one of {', '.join(TASKS)}, got {task!r}")
-    if split is not None and split not in SPLITS:
-        raise ValidationError(f"split: expected None, 'train' or 'val', got {split!r}")
-    if not isinstance(val_fraction, int | float) or not 0.0 <= val_fraction <= 1.0:
-        raise ValidationError(f"val_fraction: expected a number in [0, 1], got {val_fraction!r}")
-    if resize not in RESIZE_MODES:
-        raise ValidationError(f"resize: expected 'pad' or 'stretch', got {resize!r}")
-    if not isinstance(bbox_format, str) or bbox_format.lower() not in BBOX_FORMATS:
-        raise ValidationError(
-            f"bbox_format: expected one of {', '.join(BBOX_FORMATS)} "
-            f"(keras.utils.bounding_boxes formats), got {bbox_format!r}"
+    check_choice(task, TASKS, "task")
+    check_choice(split, SPLITS, "split", or_none=True)
+    check_number(val_fraction, "val_fraction", low=0.0, high=1.0)
+    check_choice(resize, RESIZE_MODES, "resize")
+    if not (isinstance(bbox_format, str) and bbox_format.lower() in KERAS_BBOX_FORMATS):
+        raise invalid(
+            "bbox_format",
+            f"expected one of {', '.join(KERAS_BBOX_FORMATS)} "
+            f"(keras.utils.bounding_boxes formats), got {bbox_format!r}",
         )
-    positive_int("max_boxes", max_boxes)
-    positive_int("batch_size", batch_size)
-    positive_int("download_workers", download_workers)
-    if on_error not in ON_ERROR:
-        raise ValidationError(f"on_error: expected 'warn', 'raise' or 'ignore', got {on_error!r}")
+    check_int(max_boxes, "max_boxes", low=1, or_none=True)
+    check_int(batch_size, "batch_size", low=1, or_none=True)
+    check_int(download_workers, "download_workers", low=1)
+    check_choice(on_error, ON_ERROR, "on_error")
 
 
 def load(
@@ -204,8 +194,7 @@ def load(
     bbox_format = bbox_format.lower()
     if not isinstance(shuffle, bool):
         raise ValidationError(f"shuffle: expected a bool, got {shuffle!r}")
-    if not isinstance(seed, int) or isinstance(seed, bool):
-        raise ValidationError(f"seed: expected an int, got {seed!r}")
+    check_int(seed, "seed")
 
     skipped: list[Skipped] = []
 

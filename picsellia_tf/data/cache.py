@@ -24,7 +24,6 @@ import hashlib
 import json
 import os
 import queue
-import re
 import threading
 import uuid
 from collections.abc import Callable, Generator, Iterable, Iterator
@@ -34,6 +33,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from PIL import Image, ImageOps
 
+from picsellia_tf._checks import is_sha256
 from picsellia_tf.data.progress import Progress
 
 META_VERSION = 1
@@ -58,14 +58,6 @@ def default_cache_dir() -> str:
     if env:
         return env
     return str(Path.home() / ".cache" / "picsellia_tf" / "images")
-
-
-_SHA256 = re.compile(r"[0-9a-fA-F]{64}")
-
-
-def is_sha256(value: str) -> bool:
-    """Whether ``value`` is a sha256 digest in hex (64 hex digits, any case)."""
-    return _SHA256.fullmatch(value) is not None
 
 
 def cache_key(url: str, checksum: str | None) -> str:

@@ -14,8 +14,9 @@ from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, TypeVar
 
+from picsellia_tf._checks import is_sha256
 from picsellia_tf.api._base import MAX_RANGE
-from picsellia_tf.data.cache import Item, cache_key, is_sha256
+from picsellia_tf.data.cache import Item, cache_key
 from picsellia_tf.data.progress import Progress
 from picsellia_tf.errors import APIError
 from picsellia_tf.types import ImageAnnotation, RawData

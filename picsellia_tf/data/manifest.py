@@ -33,21 +33,7 @@ from dataclasses import dataclass, field, replace
 from picsellia_tf.data.cache import cache_key
 from picsellia_tf.types import ImageAnnotation, RawData, Shape
 
-TASKS: tuple[str, ...] = ("classification", "multilabel", "detection", "segmentation")
 SPLITS: tuple[str, ...] = ("train", "val")
-BBOX_FORMATS: tuple[str, ...] = (
-    "xyxy",
-    "yxyx",
-    "xywh",
-    "center_xywh",
-    "center_yxhw",
-    "rel_xyxy",
-    "rel_yxyx",
-    "rel_xywh",
-    "rel_center_xywh",
-)
-"""The box formats of ``load``: ``keras.utils.bounding_boxes.convert_format``'s (Keras 3).
-Here, not in the pipeline, so that checking arguments does not load TensorFlow."""
 
 
 @dataclass(frozen=True, slots=True)

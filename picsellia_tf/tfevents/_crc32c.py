@@ -15,7 +15,7 @@ import numpy as np
 
 _POLY = 0x82F63B78  # CRC-32C, reflected
 _MASK_DELTA = 0xA282EAD8
-_U32 = Struct("<I")
+U32 = Struct("<I")
 _CRC = TypeVar("_CRC", int, np.ndarray)
 
 
@@ -234,7 +234,7 @@ def bad_crcs(
         return []
     # Per-record C calls cost more than one numpy batch once there are a few records.
     if _c_crc is not None and len(starts) < _C_MAX_RECORDS:
-        c, unpack = _c_crc, _U32.unpack_from
+        c, unpack = _c_crc, U32.unpack_from
         return [
             i
             for i, (s, n, o) in enumerate(zip(starts, lengths, crc_offsets, strict=True))

@@ -15,7 +15,6 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable, Sequence
 from itertools import repeat
-from struct import Struct
 
 import numpy as np
 
@@ -24,7 +23,6 @@ from picsellia_tf.tfevents._blocks import Hits, Template
 from picsellia_tf.tfevents._proto import MalformedEvent
 from picsellia_tf.tfevents._types import ScalarEvent, TFEventsWarning
 
-_DOUBLE = Struct("<d")
 SCALARS_PLUGIN = b"scalars"
 _MAX_TEMPLATES = 4096
 
@@ -148,7 +146,7 @@ class RunDecoder:
         event added). With ``rematch``, stop once new templates may fit many of the records
         left; answer how many were decoded."""
         get = self._templates.get
-        unpack_double = _DOUBLE.unpack_from
+        unpack_double = _proto.DOUBLE.unpack_from
         run = self.run
         templates = len(self._templates)
         for k, i in enumerate(index):

@@ -8,12 +8,11 @@ from struct import Struct
 
 import numpy as np
 
-from picsellia_tf.tfevents._crc32c import bad_crcs, masked_crc32c, u32_at
+from picsellia_tf.tfevents._crc32c import U32, bad_crcs, masked_crc32c, u32_at
 
 HEADER = 12
 FOOTER = 4
 _U64 = Struct("<Q")
-_U32 = Struct("<I")
 _RUN_MIN = 16  # same-length records found in a row before they are looked for in blocks
 _RUN_PAUSE = 64  # records walked one by one after a block search that found too few
 
@@ -21,7 +20,7 @@ _RUN_PAUSE = 64  # records walked one by one after a block search that found too
 def encode_record(data: bytes) -> bytes:
     """One framed record holding ``data``."""
     head = _U64.pack(len(data))
-    return head + _U32.pack(masked_crc32c(head)) + data + _U32.pack(masked_crc32c(data))
+    return head + U32.pack(masked_crc32c(head)) + data + U32.pack(masked_crc32c(data))
 
 
 def _empty() -> np.ndarray:

@@ -79,7 +79,7 @@ def iter_fields(d: bytes, start: int, end: int) -> Iterator[tuple[int, int, Any,
             raise MalformedEvent(f"unsupported wire type {wire}")
 
 
-_DOUBLE = Struct("<d")
+DOUBLE = Struct("<d")
 FLOAT32 = Struct("<f")
 
 
@@ -100,7 +100,7 @@ def parse_event(d: bytes) -> EventParts:
     ev = EventParts()
     for field, wire, value, pos in iter_fields(d, 0, len(d)):
         if field == 1 and wire == 1:
-            ev.wall_time = _DOUBLE.unpack_from(d, value[0])[0]
+            ev.wall_time = DOUBLE.unpack_from(d, value[0])[0]
             ev.last_header_field = pos
         elif field == 2 and wire == 0:
             ev.step = _to_int64(value)
@@ -220,7 +220,7 @@ DTYPES: dict[int, _DType] = {
     22: _DType(Struct("<I"), 16, 0, None),  # DT_UINT32
     23: _DType(Struct("<Q"), 17, 0, None),  # DT_UINT64
 }
-_FIXED = {5: FLOAT32, 1: _DOUBLE}
+_FIXED = {5: FLOAT32, 1: DOUBLE}
 
 
 @dataclass(frozen=True)
