@@ -23,6 +23,7 @@ BAD = [
     ({"bbox_format": 3}, "bbox_format: expected one of xyxy"),
     ({"on_error": "skip"}, "on_error: expected one of warn, raise, ignore"),
     ({"seed": "0"}, "seed: expected an int"),
+    ({"shuffle": 1}, "shuffle: expected True or False, got 1"),
 ]
 
 

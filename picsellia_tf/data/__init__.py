@@ -37,7 +37,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from picsellia_tf._checks import check_choice, check_int, check_number, invalid
+from picsellia_tf._checks import check_choice, check_flag, check_int, check_number, invalid
 from picsellia_tf._tasks import KERAS_BBOX_FORMATS, TASKS
 from picsellia_tf.data.manifest import SPLITS, Example, Skipped
 from picsellia_tf.errors import PicselliaError, ValidationError
@@ -192,8 +192,7 @@ def load(
     )
     size = _image_size(image_size)
     bbox_format = bbox_format.lower()
-    if not isinstance(shuffle, bool):
-        raise ValidationError(f"shuffle: expected a bool, got {shuffle!r}")
+    check_flag(shuffle, "shuffle")
     check_int(seed, "seed")
 
     skipped: list[Skipped] = []
