@@ -459,6 +459,30 @@ def test_download_is_atomic_and_checks_sha256(tmp_path, other_host):
     assert len(other_host.requests) == sent and not (tmp_path / "new").exists()
 
 
+def test_downloads_follow_the_proxy_environment_host_by_host(
+    tmp_path, monkeypatch, recorder, other_host
+):
+    # the environment is read once per storage host (not per request), and still applied:
+    # a host named by no_proxy is reached directly, every other one through the proxy
+    for name in ("http_proxy", "HTTP_PROXY", "no_proxy", "NO_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", recorder.url)  # the recorder plays the proxy
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    recorder.script = lambda *a: (200, {}, b"via proxy")
+    other_host.script = lambda *a: (200, {}, b"direct")
+    client = make_client("http://127.0.0.1:1")
+    port = other_host.url.rsplit(":", 1)[1]
+    for i in range(2):
+        client.download(f"http://localhost:{port}/storage/p{i}?sig=1", tmp_path / f"p{i}")
+        client.download(f"{other_host.url}/storage/d{i}?sig=1", tmp_path / f"d{i}")
+    assert [r["path"] for r in recorder.requests] == [
+        f"http://localhost:{port}/storage/p{i}?sig=1" for i in range(2)
+    ]
+    assert [r["path"] for r in other_host.requests] == ["/storage/d0?sig=1", "/storage/d1?sig=1"]
+    assert (tmp_path / "p1").read_bytes() == b"via proxy"
+    assert (tmp_path / "d1").read_bytes() == b"direct"
+
+
 def test_concurrent_requests_share_one_client(recorder):
     client = make_client(recorder.url)
     results: list[Any] = []
