@@ -78,20 +78,23 @@ def cache_key(url: str, checksum: str | None) -> str:
 def atomic_path(path: str) -> Iterator[str]:
     """A unique temporary name beside ``path`` to write: renamed to ``path`` if the block
     succeeds, removed if it raises (the directory is created first)."""
-    os.makedirs(os.path.dirname(path), exist_ok=True)
+    folder = os.path.dirname(path)
+    if not os.path.isdir(folder):  # one stat in the usual case (makedirs makes three calls)
+        os.makedirs(folder, exist_ok=True)
     tmp = f"{path}.{uuid.uuid4().hex}.tmp"
     try:
         yield tmp
         os.replace(tmp, path)
-    finally:
+    except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        raise
 
 
 def write_json_atomic(path: str, data: dict[str, object]) -> None:
     """Write ``data`` as JSON to ``path`` through a temporary file and a rename."""
-    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as f:
-        json.dump(data, f)
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        f.write(json.dumps(data).encode())
 
 
 @dataclass(slots=True)  # one per image: not frozen (10x cheaper to make); read-only
@@ -195,6 +198,10 @@ class ImageCache:
         cached = self.lookup(item)
         if cached is not None:
             return cached
+        return self._fill(item, download, refresh)
+
+    def _fill(self, item: Item, download: Download, refresh: Refresh | None) -> Outcome:
+        """:meth:`ensure` for an item just looked up and not found."""
         raw = self._path("raw", item.key)
         downloaded = False
         if not os.path.isfile(raw):
@@ -292,7 +299,7 @@ class ImageCache:
                     yield cached
                     continue
                 if pool is None:
-                    pool = _Window(self.ensure, download, refresh, workers)
+                    pool = _Window(self._fill, download, refresh, workers)
                 while pool.in_flight >= limit:
                     outcome = pool.next()
                     if progress:
