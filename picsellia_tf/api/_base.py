@@ -155,26 +155,28 @@ def pages_concurrently(
         while len(ahead) < max(concurrency, 1) and (total is None or next_start < total):
             launch()
 
-    previous: list[T] | None = None
+    previous: tuple[int, T, T] | None = None  # the page before: its length, first and last
     top_up()
     while ahead:
         start, stop, box = ahead.popleft()
         ok, page = _take(box)
         if not ok:
             raise page
-        if len(page) > stop - start:
-            raise WireError(
-                f"{route}: asked for {stop - start} items from {start}, got {len(page)}"
-            )
-        if page and page == previous:
+        count = len(page)
+        if count > stop - start:
+            raise WireError(f"{route}: asked for {stop - start} items from {start}, got {count}")
+        if page and (count, page[0], page[-1]) == previous:
             raise WireError(
                 f"{route}: the items from {start} repeat the page before them (the server "
                 f"seems to ignore the range); stopped after {start} items"
             )
-        yield from page
-        if len(page) < stop - start:
+        if page:
+            previous = (count, page[0], page[-1])
+        page.reverse()  # handed out one by one and let go of: a slow reader holds no page
+        while page:
+            yield page.pop()
+        if count < stop - start:
             return
-        previous = page
         top_up()
 
 
