@@ -54,6 +54,16 @@ class Ledger:
     acked_uploads: int = 0
     acked_posts: int = 0
 
+    def wait_for_acks(self, uploads: int, posts: int, timeout: float = 60.0) -> None:
+        """Until more than ``uploads`` uploads and ``posts`` posts are acknowledged."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.lock:
+                if self.acked_uploads > uploads and self.acked_posts > posts:
+                    return
+            time.sleep(0.01)
+        raise AssertionError(f"no upload and post acknowledged within {timeout} s")
+
 
 def uploader(url: str, dataset: str, worker: int, ledger: Ledger, stop: threading.Event) -> None:
     session = requests.Session()
@@ -164,9 +174,13 @@ def test_sigkill_mid_uploads_and_log_posts_keeps_every_acknowledged_write(tmp_pa
                 threading.Thread(target=poster, args=(url, version, w, ledger, stop))
                 for w in range(POSTERS)
             ]
+            with ledger.lock:
+                before = (ledger.acked_uploads, ledger.acked_posts)
             for worker in workers:
                 worker.start()
-            time.sleep(rng.uniform(0.3, 1.2))
+            # the kill lands at a random moment once the restarted server is taking work
+            ledger.wait_for_acks(*before)
+            time.sleep(rng.uniform(0.0, 0.3))
             process.send_signal(signal.SIGKILL)
             process.wait(timeout=30)
             for worker in workers:
