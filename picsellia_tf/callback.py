@@ -106,7 +106,7 @@ class PicselliaCallback(_CallbackBase):
     ``new-<model_name>-...`` when the version is started by the callback) before it is sent,
     and a background thread posts what is new every ``flush_interval`` seconds, retrying with
     backoff. ``on_train_end`` waits for delivery until ``flush_timeout`` seconds
-    pass without a successful post (``flush_max_time`` at most); what is left stays spooled and
+    pass without a successful post or rendered preview (``flush_max_time`` at most); what is left stays spooled and
     one warning gives the command that sends it (``picsellia-tf sync DIR``). A fully delivered
     run's spool directory is removed. ``offline=True`` (or ``PICSELLIA_MODE=offline``) only
     spools. Under multi-worker ``tf.distribute`` only the chief logs; other workers do nothing.

@@ -439,7 +439,8 @@ class Sender:
         self._stop = False
         self._flushing = 0
         self._passes = 0
-        self._last_success = time.monotonic()
+        self._last_success = time.monotonic()  # or the end of the last job (see flush)
+        self._in_job = False
         self._thread: threading.Thread | None = None
         self._closed = False
         self._abandoned = False
@@ -488,6 +489,7 @@ class Sender:
                 if not self._jobs:
                     return
                 job = self._jobs[0]
+            self._in_job = True
             try:
                 job(self.spool)
             except Exception as exc:  # noqa: BLE001 -- a failed job must not stop delivery
@@ -496,6 +498,10 @@ class Sender:
             finally:
                 with self._jobs_lock:
                     self._jobs.pop(0)
+                # A job (rendering previews) is work towards delivery, not idleness: a slow
+                # render on a busy machine must not run out a flush's idle time.
+                self._last_success = time.monotonic()
+                self._in_job = False
 
     # -- the thread --------------------------------------------------------------------------
 
@@ -639,8 +645,9 @@ class Sender:
     def flush(self, idle_timeout: float = 5.0, max_time: float = 30.0) -> bool:
         """Wait until everything spooled so far is delivered; True if it was.
 
-        Gives up ``idle_timeout`` seconds after the last successful post (or after the call,
-        whichever is later), and after ``max_time`` seconds in any case.
+        Gives up ``idle_timeout`` seconds after the last successful post or finished job
+        (rendering previews; none while one runs), or after the call, whichever is later; and
+        after ``max_time`` seconds in any case.
         """
         if self._thread is None or not self._thread.is_alive():
             return self._delivered()
@@ -658,7 +665,8 @@ class Sender:
                     if done:
                         return self._delivered()
                     now = time.monotonic()
-                    deadline = min(start + max_time, max(start, self._last_success) + idle_timeout)
+                    idle_end = max(start, self._last_success) + idle_timeout
+                    deadline = start + max_time if self._in_job else min(start + max_time, idle_end)
                     if now >= deadline or not self._thread.is_alive():
                         return self._delivered()
                     self._cond.wait(min(deadline - now, 0.5))

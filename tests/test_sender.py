@@ -241,6 +241,34 @@ def test_sender_close_is_bounded_when_the_server_hangs(platform: Any, tmp_path: 
     platform.server.faults.reset()
 
 
+def test_a_job_slower_than_the_idle_timeout_is_waited_for(platform: Any, tmp_path: Path) -> None:
+    # Rendering previews on a busy machine can outlast flush_timeout: that is work, not a
+    # platform gone quiet, so the flush waits for it (up to max_time) and delivers what it made.
+    client = platform.client
+    exp = new_experiment(client)
+    spool = _spool(tmp_path, platform, exp)
+    sender = Sender(spool, make_sender_client(client), flush_interval=0.05)
+    sender.start()
+
+    def slow(spool: Spool) -> None:
+        time.sleep(1.0)
+        spool.append(_points(5))
+
+    sender.submit(slow)
+    sender.submit(slow)
+    assert sender.close(idle_timeout=0.3, max_time=10) is True
+    got = client.experiments.get_logs(exp.training_id, exp.network_id)
+    assert got["loss"]["step"] == list(range(5))
+    # still bounded: a job longer than max_time is not waited for
+    spool = _spool(tmp_path / "other", platform, exp)
+    sender = Sender(spool, make_sender_client(client), flush_interval=0.05)
+    sender.start()
+    sender.submit(lambda _: time.sleep(3.0))
+    start = time.monotonic()
+    assert sender.close(idle_timeout=0.3, max_time=0.8) is False
+    assert time.monotonic() - start < 1.5
+
+
 def test_sender_starts_the_experiment_once_after_failures(platform: Any, tmp_path: Path) -> None:
     client = platform.client
     project_id = new_project(client)
