@@ -266,6 +266,17 @@ def test_faults_apply_only_to_the_given_paths(server: LocalServer, api: Api) -> 
     assert time.monotonic() - started >= 0.3  # a lower bound: sleep never returns early
     server.faults.latency = 600.0  # a request it applied to would outlive the 10 s timeout
     api.ok("GET", "/sdk/check_connection")
+    # reset() ends the faults of requests already waiting out the latency too
+    answers: list[int] = []
+    waiting = threading.Thread(
+        target=lambda: answers.append(api.call("GET", "/api/v1/project_list").status_code)
+    )
+    waiting.start()
+    time.sleep(0.3)
+    assert answers == []  # still waiting
+    server.faults.reset()
+    waiting.join(5)
+    assert answers == [200]
 
 
 # -- command line --------------------------------------------------------------------------

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import random
 import threading
-import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -15,7 +14,8 @@ class Faults:
 
     ``latency`` seconds are added to every affected request; a fraction ``error_rate`` of them
     is answered ``error_status``; ``fail_next(n)`` makes the next ``n`` fail. ``paths`` limits
-    all of this to requests whose path starts with one of its prefixes.
+    all of this to requests whose path starts with one of its prefixes. ``reset()`` ends them
+    all, the latency of requests already waiting it out included.
     """
 
     def __init__(self) -> None:
@@ -26,6 +26,7 @@ class Faults:
         self.paths: tuple[str, ...] | None = None
         self._rng = random.Random()
         self._queued: list[tuple[int, float | None]] = []
+        self._reset = threading.Event()  # set (then replaced) by reset(): ends waits under way
 
     def fail_next(self, n: int, status: int = 503, retry_after: float | None = None) -> None:
         """Answer the next ``n`` affected requests with ``status`` (429 sends Retry-After)."""
@@ -40,13 +41,22 @@ class Faults:
             self._rng.seed(seed)
 
     def reset(self) -> None:
-        """No faults."""
+        """No faults, from now on and for requests waiting out the latency."""
         with self._lock:
             self.latency = 0.0
             self.error_rate = 0.0
             self.error_status = 503
             self.paths = None
             self._queued.clear()
+            self._reset.set()
+            self._reset = threading.Event()
+
+    def delay(self) -> None:
+        """Wait ``latency`` seconds (less if :meth:`reset` is called meanwhile)."""
+        with self._lock:
+            latency, reset = self.latency, self._reset
+        if latency > 0:
+            reset.wait(latency)
 
     def affects(self, path: str) -> bool:
         """Whether requests to ``path`` are subject to faults."""
@@ -83,8 +93,7 @@ class FaultMiddleware:
         faults = self.faults
         if not faults.affects(environ.get("PATH_INFO", "")):
             return self.app(environ, start_response)
-        if faults.latency > 0:
-            time.sleep(faults.latency)
+        faults.delay()
         failure = faults.draw()
         if failure is None:
             return self.app(environ, start_response)
