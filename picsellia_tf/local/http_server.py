@@ -163,7 +163,10 @@ class HttpServer:
             max_request_body_size=limits.max_body_size + 1,
             max_request_header_size=limits.max_header_size + 1,
             channel_timeout=max(1, round(limits.idle_timeout)),
-            cleanup_interval=max(1, min(30, int(limits.request_timeout / 4))),
+            # the checks of both timeouts run this often: a quarter of the shorter one
+            cleanup_interval=max(
+                1, min(30, int(min(limits.request_timeout, limits.idle_timeout) / 4))
+            ),
             asyncore_use_poll=True,  # no 1024-descriptor ceiling of select()
             ident="picsellia-tf",
         )
