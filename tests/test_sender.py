@@ -250,15 +250,18 @@ def test_a_job_slower_than_the_idle_timeout_is_waited_for(platform: Any, tmp_pat
     sender = Sender(spool, make_sender_client(client), flush_interval=0.05)
     sender.start()
 
-    def slow(spool: Spool) -> None:
-        time.sleep(1.0)
-        spool.append(_points(5))
+    def slow(start: int) -> Any:
+        def job(spool: Spool) -> None:
+            time.sleep(1.0)
+            spool.append(_points(5, start=start))
 
-    sender.submit(slow)
-    sender.submit(slow)
+        return job
+
+    sender.submit(slow(0))
+    sender.submit(slow(5))
     assert sender.close(idle_timeout=0.3, max_time=10) is True
     got = client.experiments.get_logs(exp.training_id, exp.network_id)
-    assert got["loss"]["step"] == list(range(5))
+    assert got["loss"]["step"] == list(range(10))
     # still bounded: a job longer than max_time is not waited for
     spool = _spool(tmp_path / "other", platform, exp)
     sender = Sender(spool, make_sender_client(client), flush_interval=0.05)
