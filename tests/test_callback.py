@@ -22,6 +22,7 @@ from tests.helpers.callback import (
     STEPS_PER_EPOCH,
     BatchRecorder,
     assert_points_equal,
+    callback_for,
     epoch_points,
     fit_tiny,
     new_experiment,
@@ -43,10 +44,9 @@ def test_fit_logs_every_point_exactly_once(client: Client, tmp_path: Path) -> No
     schedule = keras.optimizers.schedules.ExponentialDecay(0.1, decay_steps=3, decay_rate=0.5)
     model = tiny_model(keras, lr=schedule)
     recorder = BatchRecorder(keras)
-    cb = PicselliaCallback(
+    cb = callback_for(
         client,
-        training_id=exp.training_id,
-        network_id=exp.network_id,
+        exp,
         log_every_n_batches=1,
         flush_interval=0.2,
         spool_dir=tmp_path / "spool",
@@ -107,10 +107,9 @@ def test_points_survive_random_errors_and_an_outage(platform: Any, tmp_path: Pat
     model = tiny_model(keras)
     recorder = BatchRecorder(keras)
     slow = keras.callbacks.LambdaCallback(on_train_batch_end=lambda b, logs: time.sleep(0.03))
-    cb = PicselliaCallback(
+    cb = callback_for(
         client,
-        training_id=exp.training_id,
-        network_id=exp.network_id,
+        exp,
         log_every_n_batches=1,
         flush_interval=0.1,
         spool_dir=tmp_path / "spool",
@@ -358,10 +357,9 @@ def test_on_train_end_does_not_wait_for_a_server_that_never_answers(
     platform.server.faults.latency = 4.0
     ended: list[float] = []
     mark = keras.callbacks.LambdaCallback(on_epoch_end=lambda e, logs: ended.append(time.time()))
-    cb = PicselliaCallback(
+    cb = callback_for(
         client,
-        training_id=exp.training_id,
-        network_id=exp.network_id,
+        exp,
         flush_interval=0.1,
         flush_timeout=1.0,
         spool_dir=tmp_path / "spool",
@@ -379,10 +377,9 @@ def test_an_unusable_spool_dir_is_one_warning_and_points_still_go(
     exp = new_experiment(client)
     not_a_dir = tmp_path / "file"
     not_a_dir.write_text("x")
-    cb = PicselliaCallback(
+    cb = callback_for(
         client,
-        training_id=exp.training_id,
-        network_id=exp.network_id,
+        exp,
         spool_dir=not_a_dir,
         flush_interval=0.1,
     )
@@ -400,10 +397,9 @@ def test_learning_rate_in_logs_is_not_overridden(client: Client, tmp_path: Path)
     exp = new_experiment(client)
     model = tiny_model(keras, lr=0.2)
     sched = keras.callbacks.LearningRateScheduler(lambda epoch, lr: 0.2 / (epoch + 1))
-    cb = PicselliaCallback(
+    cb = callback_for(
         client,
-        training_id=exp.training_id,
-        network_id=exp.network_id,
+        exp,
         flush_interval=0.1,
         spool_dir=tmp_path / "spool",
     )
@@ -454,10 +450,9 @@ def test_tensorboard_logdir_scalars_are_streamed_too(client: Client, tmp_path: P
 
     custom = keras.callbacks.LambdaCallback(on_epoch_end=custom_scalar)
     board = keras.callbacks.TensorBoard(str(logdir), write_graph=False, profile_batch=0)
-    cb = PicselliaCallback(
+    cb = callback_for(
         client,
-        training_id=exp.training_id,
-        network_id=exp.network_id,
+        exp,
         flush_interval=0.1,
         spool_dir=tmp_path / "spool",
         tensorboard_logdir=logdir,
@@ -519,10 +514,9 @@ def test_non_chief_worker_writes_and_sends_nothing(
         "TF_CONFIG",
         json.dumps({"cluster": {"worker": ["a:1", "b:1"]}, "task": {"type": "worker", "index": 1}}),
     )
-    cb = PicselliaCallback(
+    cb = callback_for(
         client,
-        training_id=exp.training_id,
-        network_id=exp.network_id,
+        exp,
         log_every_n_batches=1,
         spool_dir=tmp_path / "spool",
     )

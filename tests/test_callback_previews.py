@@ -25,7 +25,7 @@ from picsellia_tf.errors import ValidationError
 from picsellia_tf.preview_sampler import collect
 from picsellia_tf.sender import DeliveryWarning
 from picsellia_tf.spool import Spool, find_runs
-from tests.helpers.callback import new_experiment
+from tests.helpers.callback import callback_for, new_experiment
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -78,10 +78,9 @@ def test_fit_uploads_previews_that_match_a_fresh_render(client: Client, tmp_path
     pid = exp.project_id
     xv, yv = _data(6, seed=1)
     model = _classifier()
-    cb = PicselliaCallback(
+    cb = callback_for(
         client,
-        training_id=exp.training_id,
-        network_id=exp.network_id,
+        exp,
         project_id=pid,
         flush_interval=0.2,
         spool_dir=tmp_path / "spool",
@@ -158,10 +157,9 @@ def test_previews_arrive_despite_storage_faults_and_an_outage(
     server.faults.paths = ("/storage/upload", "/sdk/post_preview", "/sdk/get_post_url_preview")
     server.faults.error_rate = 0.25
     xv, yv = _data(3, seed=2)
-    cb = PicselliaCallback(
+    cb = callback_for(
         client,
-        training_id=exp.training_id,
-        network_id=exp.network_id,
+        exp,
         project_id=pid,
         flush_interval=0.1,
         flush_timeout=15.0,
@@ -257,10 +255,9 @@ def test_decode_predictions_turns_raw_heads_into_boxes(client: Client, tmp_path:
             "scores": np.ones((raw.shape[0], 1)),
         }
 
-    cb = PicselliaCallback(
+    cb = callback_for(
         client,
-        training_id=exp.training_id,
-        network_id=exp.network_id,
+        exp,
         project_id=pid,
         flush_interval=0.2,
         spool_dir=tmp_path / "spool",
@@ -299,10 +296,9 @@ def test_a_failing_decoder_is_one_warning_and_training_completes(
     def broken(raw: Any) -> Any:
         raise RuntimeError("no anchors configured")
 
-    cb = PicselliaCallback(
+    cb = callback_for(
         client,
-        training_id=exp.training_id,
-        network_id=exp.network_id,
+        exp,
         project_id=pid,
         flush_interval=0.1,
         spool_dir=tmp_path / "spool",

@@ -20,6 +20,7 @@ import pytest
 from picsellia_tf import PicselliaCallback
 from picsellia_tf._colors import hex_color, label_color
 from picsellia_tf.local_platform import LocalPlatform
+from tests.helpers.callback import callback_for
 from tests.helpers.dashboard import (
     DETECTION_LABELS,
     chromium,
@@ -222,10 +223,9 @@ def test_a_page_left_open_while_a_fit_runs_gains_points(local, browser):
     browser.get(_version_url(local, run))
     wait_for(browser, CHARTS_READY)
     assert browser.execute_script(SERIES) == []
-    callback = PicselliaCallback(
+    callback = callback_for(
         client,
-        training_id=experiment.training_id,
-        network_id=experiment.network_id,
+        experiment,
         flush_interval=0.2,
     )
     fit = threading.Thread(target=_fit, args=(callback, 6, 0.8), daemon=True)

@@ -15,7 +15,6 @@ from typing import Any
 import keras
 import pytest
 
-from picsellia_tf import PicselliaCallback
 from picsellia_tf.client import Client
 from picsellia_tf.sender import DeliveryWarning, Sender, make_sender_client
 from picsellia_tf.spool import Point, RunMeta, Spool, find_runs, read_dropped
@@ -23,6 +22,7 @@ from tests.helpers.callback import (
     STEPS_PER_EPOCH,
     BatchRecorder,
     assert_points_equal,
+    callback_for,
     epoch_points,
     fit_tiny,
     new_experiment,
@@ -73,10 +73,9 @@ def test_full_mid_run_with_the_server_up_loses_nothing(
     exp = new_experiment(client)
     model = tiny_model(keras, lr=LR)
     recorder = BatchRecorder(keras)
-    cb = PicselliaCallback(
+    cb = callback_for(
         client,
-        training_id=exp.training_id,
-        network_id=exp.network_id,
+        exp,
         log_every_n_batches=1,
         flush_interval=0.1,
         spool_dir=small_disk.path / "spool",
@@ -103,10 +102,9 @@ def test_full_at_train_begin_then_freed_loses_nothing(
     recorder = BatchRecorder(keras)
     spool_dir = small_disk.path / "spool"
     seen: list[list[str]] = []
-    cb = PicselliaCallback(
+    cb = callback_for(
         client,
-        training_id=exp.training_id,
-        network_id=exp.network_id,
+        exp,
         log_every_n_batches=1,
         flush_interval=0.1,
         spool_dir=spool_dir,
@@ -181,10 +179,9 @@ def test_full_with_the_server_down_counts_the_loss_exactly(
     model = tiny_model(keras, lr=LR)
     recorder = BatchRecorder(keras)
     spool_dir = small_disk.path / "spool"
-    cb = PicselliaCallback(
+    cb = callback_for(
         dead,
-        training_id=exp.training_id,
-        network_id=exp.network_id,
+        exp,
         log_every_n_batches=1,
         flush_interval=0.1,
         flush_timeout=0.3,

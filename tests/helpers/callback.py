@@ -6,12 +6,15 @@ import importlib.metadata
 import importlib.util
 import socket
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pytest
 
 from picsellia_tf.types import Experiment
+
+if TYPE_CHECKING:
+    from picsellia_tf.callback import PicselliaCallback
 
 STEPS_PER_EPOCH = 4
 BATCH = 8
@@ -48,6 +51,16 @@ def new_experiment(
     """A fresh project (of type ``kind``) and a new experiment version of ``model_name`` in it."""
     project = client.projects.create(f"p-{uuid.uuid4().hex[:8]}", kind)
     return client.experiments.init(project.id, model_name)
+
+
+def callback_for(client: Any, exp: Experiment, **options: Any) -> PicselliaCallback:
+    """A :class:`PicselliaCallback` logging to the experiment version ``exp``, with
+    ``options``."""
+    from picsellia_tf.callback import PicselliaCallback  # here: Keras loads only when used
+
+    return PicselliaCallback(
+        client, training_id=exp.training_id, network_id=exp.network_id, **options
+    )
 
 
 def unused_port() -> int:
