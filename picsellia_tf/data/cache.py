@@ -60,6 +60,12 @@ def default_cache_dir() -> str:
     return str(Path.home() / ".cache" / "picsellia_tf" / "images")
 
 
+SHA256_KEY = "sha256-"
+"""The start of the cache key of a file named by its sha256 (the hex digest follows)."""
+URL_KEY = "url-"
+"""The start of the cache key of a file named by its URL (a sha256 of the URL follows)."""
+
+
 def cache_key(url: str, checksum: str | None) -> str:
     """The cache key of a file: its sha256 checksum, else a hash of its URL without the query.
 
@@ -68,10 +74,10 @@ def cache_key(url: str, checksum: str | None) -> str:
     if checksum:
         if not is_sha256(checksum):
             raise ValueError(f"checksum: expected a sha256 hex digest, got {checksum[:80]!r}")
-        return "sha256-" + checksum.lower()
+        return SHA256_KEY + checksum.lower()
     parts = urlsplit(url)
     bare = urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
-    return "url-" + hashlib.sha256(bare.encode()).hexdigest()
+    return URL_KEY + hashlib.sha256(bare.encode()).hexdigest()
 
 
 @contextlib.contextmanager

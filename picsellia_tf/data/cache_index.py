@@ -22,13 +22,13 @@ import os
 import struct
 import time
 
-from picsellia_tf.data.cache import META_VERSION, ImageCache, atomic_path
+from picsellia_tf.data.cache import META_VERSION, SHA256_KEY, URL_KEY, ImageCache, atomic_path
 
 MAGIC = b"PTFCIDX1"
 _FOLDERS = ("raw", "img")  # packed & 3: 0 is the raw download, 1 and 2 a normalised image
 _HEADER = struct.Struct(f"<8sII{2 * 256}q")
 _ENTRY = 41  # key kind (1 byte) + sha256 digest (32) + packed outcome (8, little-endian)
-_KINDS = {"sha256": b"s", "url": b"u"}
+_KINDS = {SHA256_KEY: b"s", URL_KEY: b"u"}
 RACY_NS = 100_000_000
 """A folder modified less than this long ago (ns) may change again within the same tick of
 its file system's clock without its time changing: such a folder is not stamped."""
@@ -38,8 +38,8 @@ COARSE_RACY_NS = 2_000_000_000
 
 def _digest(key: str) -> bytes | None:
     """The 33 bytes an entry keeps of a cache key, or None for a key of another form."""
-    prefix, _, hexdigest = key.partition("-")
-    kind = _KINDS.get(prefix)
+    prefix, dash, hexdigest = key.partition("-")
+    kind = _KINDS.get(prefix + dash)
     if kind is None or len(hexdigest) != 64:
         return None
     try:
@@ -190,5 +190,5 @@ def _packed(data: bytes, j: int) -> int:
 
 
 def _key(digest: bytes) -> str:
-    prefix = "sha256-" if digest[:1] == b"s" else "url-"
+    prefix = SHA256_KEY if digest[:1] == b"s" else URL_KEY
     return prefix + digest[1:].hex()

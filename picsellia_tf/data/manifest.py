@@ -30,7 +30,7 @@ import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 
-from picsellia_tf.data.cache import cache_key
+from picsellia_tf.data.cache import SHA256_KEY, cache_key
 from picsellia_tf.types import ImageAnnotation, RawData, Shape
 
 SPLITS: tuple[str, ...] = ("train", "val")
@@ -97,7 +97,7 @@ class Candidate:
     @property
     def checksum(self) -> str | None:
         """The file's sha256 (lower case), if the platform gave one."""
-        return self.key[len("sha256-") :] if self.key.startswith("sha256-") else None
+        return self.key[len(SHA256_KEY) :] if self.key.startswith(SHA256_KEY) else None
 
 
 @dataclass(slots=True)  # one per image: not frozen (10x cheaper to make); read-only

@@ -94,7 +94,8 @@ def resize(
 
 
 def convert_boxes(boxes: tf.Tensor, fmt: str, height: tf.Tensor, width: tf.Tensor) -> tf.Tensor:
-    """``xyxy`` pixel boxes ``float32[N, 4]`` written in ``fmt`` (one of ``_tasks.KERAS_BBOX_FORMATS``)."""
+    """``xyxy`` pixel boxes ``float32[N, 4]`` written in ``fmt`` (a
+    ``_tasks.KERAS_BBOX_FORMATS``)."""
     x1, y1, x2, y2 = tf.unstack(boxes, num=4, axis=-1)
     rel = fmt.startswith("rel_")
     base = fmt[4:] if rel else fmt
