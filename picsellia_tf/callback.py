@@ -105,11 +105,12 @@ class PicselliaCallback(_CallbackBase):
     Delivery: every point is appended to ``<spool_dir>/<network_id>-<training_id>/`` (or
     ``new-<model_name>-...`` when the version is started by the callback) before it is sent,
     and a background thread posts what is new every ``flush_interval`` seconds, retrying with
-    backoff. ``on_train_end`` waits for delivery until ``flush_timeout`` seconds
-    pass without a successful post or rendered preview (``flush_max_time`` at most); what is left stays spooled and
-    one warning gives the command that sends it (``picsellia-tf sync DIR``). A fully delivered
-    run's spool directory is removed. ``offline=True`` (or ``PICSELLIA_MODE=offline``) only
-    spools. Under multi-worker ``tf.distribute`` only the chief logs; other workers do nothing.
+    backoff. ``on_train_end`` waits for delivery until ``flush_timeout`` seconds pass without
+    a successful post or rendered preview (``flush_max_time`` at most); what is left stays
+    spooled and one warning gives the command that sends it (``picsellia-tf sync DIR``). A
+    fully delivered run's spool directory is removed. ``offline=True`` (or
+    ``PICSELLIA_MODE=offline``) only spools. Under multi-worker ``tf.distribute`` only the chief
+    logs; other workers do nothing.
     No hook ever raises into ``fit``: errors become one warning. A spool disk that refuses
     writes (full) is one warning, not a loss: points wait in memory (bounded, see
     :mod:`picsellia_tf.spool`), are sent from there and written out when the disk allows;

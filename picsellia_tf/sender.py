@@ -439,7 +439,7 @@ class Sender:
         self._stop = False
         self._flushing = 0
         self._passes = 0
-        self._last_success = time.monotonic()  # or the end of the last job (see flush)
+        self._last_progress = time.monotonic()  # the last successful post or finished job
         self._in_job = False
         self._thread: threading.Thread | None = None
         self._closed = False
@@ -500,7 +500,7 @@ class Sender:
                     self._jobs.pop(0)
                 # A job (rendering previews) is work towards delivery, not idleness: a slow
                 # render on a busy machine must not run out a flush's idle time.
-                self._last_success = time.monotonic()
+                self._last_progress = time.monotonic()
                 self._in_job = False
 
     # -- the thread --------------------------------------------------------------------------
@@ -555,7 +555,7 @@ class Sender:
             while True:
                 sent = self.delivery.step()
                 if sent:
-                    self._last_success = time.monotonic()
+                    self._last_progress = time.monotonic()
                 if sent < self.max_points or (self._stop and not self._flushing):
                     break
             self._warn_stopped()
@@ -665,7 +665,7 @@ class Sender:
                     if done:
                         return self._delivered()
                     now = time.monotonic()
-                    idle_end = max(start, self._last_success) + idle_timeout
+                    idle_end = max(start, self._last_progress) + idle_timeout
                     deadline = start + max_time if self._in_job else min(start + max_time, idle_end)
                     if now >= deadline or not self._thread.is_alive():
                         return self._delivered()

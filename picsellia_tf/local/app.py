@@ -34,10 +34,10 @@ class Route:
 
     ``auth``: needs a Bearer token. ``tx``: runs inside one database transaction (``ctx.db``),
     the JSON body read before it starts; handlers doing file work set it False and open their
-    own (``ctx.transaction``), never reading the request or a file inside one. ``status``: the success status of a
-    JSON answer (201 where the released SDK checks for it). ``write``: whether the handler
-    writes (default: all but GET); a route that does not runs in a read-only transaction
-    beside the writes, not after them.
+    own (``ctx.transaction``), never reading the request or a file inside one. ``status``: the
+    success status of a JSON answer (201 where the released SDK checks for it). ``write``:
+    whether the handler writes (default: all but GET); a route that does not runs in a
+    read-only transaction beside the writes, not after them.
     """
 
     method: str
