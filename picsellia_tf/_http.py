@@ -29,7 +29,7 @@ import urllib3
 from requests.adapters import HTTPAdapter
 
 from picsellia_tf._checks import check_int, is_sha256
-from picsellia_tf._retry import Backoff, is_retryable, retry_hint
+from picsellia_tf._retry import BACKOFF_BASE, Backoff, is_retryable, retry_hint
 from picsellia_tf._version import __version__
 from picsellia_tf._watchdog import WatchedHTTPPool, WatchedHTTPSPool, headers_by
 from picsellia_tf.errors import (
@@ -219,6 +219,11 @@ class Transport:
     readable and writable there (``client.max_retries = 1`` sets this transport's). Safe to
     share between threads.
     """
+
+    backoff_base: float = BACKOFF_BASE
+    """The longest first delay between two tries of one call (seconds; see
+    :class:`~picsellia_tf._retry.Backoff`). Not a client setting: tests shorten it, on a
+    transport or on the class, to retry through a scripted failure without waiting."""
 
     def __init__(
         self,
@@ -627,7 +632,7 @@ class Transport:
         is spent (retries stop at ``deadline``, default ``retry_deadline`` from now)."""
         start = time.monotonic()
         budget = self.retry_deadline if deadline is None else deadline - start
-        backoff = Backoff()
+        backoff = Backoff(self.backoff_base)
         attempt = 0
         while True:
             remaining = budget - (time.monotonic() - start)

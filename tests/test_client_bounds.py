@@ -26,6 +26,8 @@ from tests.helpers.hostile_server import HostileServer
 
 TOKEN = "tok-h0stile-0123456789abcdef"
 SLACK = 2.0  # seconds of scheduling slack on a shared machine
+TRICKLE = 0.1  # seconds between two trickled bytes: well within every per-read timeout below
+QUICK_BACKOFF = 0.05  # the scenario's first retry delay, at most (the package's is 0.5 s)
 
 
 @pytest.fixture
@@ -37,14 +39,16 @@ def elsewhere() -> Iterator[HostileServer]:
 
 @pytest.fixture
 def hostile(elsewhere: HostileServer) -> Iterator[HostileServer]:
-    with HostileServer(redirect_to=elsewhere.url) as server:
+    with HostileServer(redirect_to=elsewhere.url, trickle_interval=TRICKLE) as server:
         yield server
 
 
 def _client(server: HostileServer, **kw: Any) -> Client:
     kw.setdefault("timeout", 1.0)
     kw.setdefault("retry_deadline", 3.0)
-    return Client(TOKEN, server.url, **kw)
+    client = Client(TOKEN, server.url, **kw)
+    client._transport.backoff_base = QUICK_BACKOFF
+    return client
 
 
 def _files(root: Path) -> list[str]:
@@ -100,13 +104,13 @@ def test_announced_length_over_the_size_fails_before_reading(
 def test_short_download_is_a_size_mismatch_naming_the_item(
     hostile: HostileServer, cache: Path
 ) -> None:
-    client = _client(hostile, download_deadline=1.5)  # retries included
+    client = _client(hostile, download_deadline=0.5)  # retries included
     start = time.monotonic()
     with pytest.raises(
         SizeMismatch, match=r"bird\.png ended after 3 bytes; its declared size is 5"
     ):
         client.download(hostile.url + "/storage/small?n=3", cache / "x", size=5, name="bird.png")
-    assert time.monotonic() - start < 1.5 + SLACK
+    assert time.monotonic() - start < 0.5 + SLACK
     assert len(hostile.requests) >= 2  # a broken transfer is retried
     assert client.download(hostile.url + "/storage/small?n=5", cache / "ok", size=5) == 5
     (cache / "ok").unlink()
@@ -115,45 +119,46 @@ def test_short_download_is_a_size_mismatch_naming_the_item(
 def test_trickling_download_ends_at_the_download_deadline(
     hostile: HostileServer, cache: Path
 ) -> None:
-    # one byte every 0.5 s: no single read ever waits the 1 s timeout
-    client = _client(hostile, download_deadline=2.0)
+    # one byte every TRICKLE s: no single read ever waits the 0.6 s timeout
+    client = _client(hostile, timeout=0.6, download_deadline=1.0)
     start = time.monotonic()
     with pytest.raises(RequestTimeout, match="not received in time"):
         client.download(hostile.url + "/storage/trickle", cache / "x", name="slow.png")
-    assert time.monotonic() - start < 2 + SLACK
+    assert time.monotonic() - start < 1 + SLACK
 
 
 # --------------------------------------------------------------------------- API answers
 
 
 def test_trickling_answer_ends_within_the_retry_deadline(hostile: HostileServer) -> None:
-    # the case: timeout=2, retry_deadline=3 returned after 12 s
-    client = _client(hostile, timeout=2.0, retry_deadline=3.0)
+    # the case (timeout=2, retry_deadline=3 returned after 12 s), 4 times quicker
+    client = _client(hostile, timeout=0.5, retry_deadline=0.75)
     start = time.monotonic()
     with pytest.raises(RequestTimeout, match="GET /api/v1/trickle"):
         client.request("GET", "/api/v1/trickle")
-    assert time.monotonic() - start < 3 + SLACK
+    assert time.monotonic() - start < 0.75 + SLACK
     with pytest.raises(RequestTimeout):  # a POST that is not retried has a deadline too
-        client.with_options(retry_deadline=1.0).request("POST", "/api/v1/trickle", json={})
+        client.with_options(retry_deadline=0.25).request("POST", "/api/v1/trickle", json={})
 
 
 def test_trickled_headers_end_within_the_deadline(hostile: HostileServer, cache: Path) -> None:
     # each byte of the status line and headers within the per-read timeout, never all of them
-    client = _client(hostile, timeout=2.0, retry_deadline=3.0)
+    # (not even the status line: its 17 bytes take 1.7 s)
+    client = _client(hostile, timeout=0.5, retry_deadline=0.75)
     start = time.monotonic()
     with pytest.raises(RequestTimeout, match="GET /api/v1/slow-headers: no answer"):
         client.request("GET", "/api/v1/slow-headers")
-    assert time.monotonic() - start < 3 + SLACK
+    assert time.monotonic() - start < 0.75 + SLACK
     start = time.monotonic()
     with pytest.raises(RequestTimeout):
         client.storage_get(hostile.url + "/storage/slow-headers?sig=1")
-    assert time.monotonic() - start < 3 + SLACK
+    assert time.monotonic() - start < 0.75 + SLACK
     start = time.monotonic()
     with pytest.raises(RequestTimeout):
-        _client(hostile, download_deadline=2.0).download(
+        _client(hostile, timeout=0.25, download_deadline=0.5).download(
             hostile.url + "/storage/slow-headers", cache / "x"
         )
-    assert time.monotonic() - start < 2 + SLACK
+    assert time.monotonic() - start < 0.5 + SLACK
     # the connections it shut down are not handed out again broken
     assert client.request("GET", "/api/v1/anything") == {"ok": True}
 

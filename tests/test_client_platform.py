@@ -13,17 +13,27 @@ from typing import Any
 
 import pytest
 
+from picsellia_tf._http import Transport
 from picsellia_tf.cli import main
 from picsellia_tf.client import Client
 from picsellia_tf.errors import NetworkError, RateLimitError, ServerError, ValidationError
 from picsellia_tf.local_platform import LocalPlatform
 from picsellia_tf.types import ImageAnnotation, QAQuestion, Rectangle, Shape
 
+QUICK_BACKOFF = 0.05  # the scenario's first retry delay, at most (the package's is 0.5 s)
+
+
+def quickly(client: Client) -> Client:
+    """``client``, retrying after the scenario's short backoff."""
+    client._transport.backoff_base = QUICK_BACKOFF
+    return client
+
+
 # --------------------------------------------------------------------------- faults
 
 
 def test_get_succeeds_after_two_503s_post_is_not_retried(platform: LocalPlatform):
-    client = platform.client
+    client = quickly(platform.client)
     project = client.projects.create("p", "classification")
     platform.server.faults.fail_next(2)
     assert client.projects.get(project.id).name == "p"
@@ -37,7 +47,7 @@ def test_get_succeeds_after_two_503s_post_is_not_retried(platform: LocalPlatform
 
 
 def test_post_logs_is_retried_through_faults(platform: LocalPlatform):
-    client = platform.client
+    client = quickly(platform.client)
     project = client.projects.create("p", "classification")
     exp = client.experiments.init(project.id, "net")
     platform.server.faults.fail_next(3, status=502)
@@ -50,10 +60,10 @@ def test_post_logs_is_retried_through_faults(platform: LocalPlatform):
 
 
 def test_429_retry_after_is_honoured(platform: LocalPlatform):
-    platform.server.faults.fail_next(1, status=429, retry_after=0.4)
+    platform.server.faults.fail_next(1, status=429, retry_after=0.2)
     start = time.monotonic()
-    assert platform.client.check_connection().username
-    assert time.monotonic() - start >= 0.35
+    assert quickly(platform.client).check_connection().username  # backoff alone: <= 0.05 s
+    assert time.monotonic() - start >= 0.15
     platform.server.faults.fail_next(1, status=429, retry_after=30)
     quick = Client(platform.token, platform.host, retry_deadline=2.0)
     with pytest.raises(RateLimitError) as info:
@@ -63,13 +73,13 @@ def test_429_retry_after_is_honoured(platform: LocalPlatform):
 
 def test_slow_server_gives_request_timeout_bounded_by_deadline(platform: LocalPlatform):
     platform.server.faults.latency = 0.5
-    client = Client(platform.token, platform.host, timeout=0.2, retry_deadline=0.8)
+    client = quickly(Client(platform.token, platform.host, timeout=0.1, retry_deadline=0.4))
     start = time.monotonic()
     with pytest.raises(NetworkError) as info:
         client.projects.list()
     assert type(info.value).__name__ == "RequestTimeout"
     assert time.monotonic() - start < 1.5
-    platform.server.faults.latency = 0.0
+    platform.server.faults.reset()  # also ends the latency the requests still wait out
 
 
 def test_restart_keeps_data_and_token(tmp_path: Path):
@@ -207,6 +217,7 @@ def test_cli_check(platform: LocalPlatform, monkeypatch, capsys):
 
 
 def test_cli_check_unreachable_and_no_token(monkeypatch, capsys):
+    monkeypatch.setattr(Transport, "backoff_base", QUICK_BACKOFF)  # the CLI's own client
     monkeypatch.setenv("PICSELLIA_TOKEN", "some-token")
     host = refused_client().host
     monkeypatch.setenv("PICSELLIA_HOST", host)

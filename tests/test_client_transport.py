@@ -33,6 +33,7 @@ from picsellia_tf.wire import WireError
 from tests.helpers.recorder import Recorder, Reply, json_reply
 
 TOKEN = "tok-5ecret-0123456789abcdef"
+QUICK_BACKOFF = 0.05  # the scenario's first retry delay, at most (the package's is 0.5 s)
 
 
 @pytest.fixture
@@ -52,7 +53,9 @@ def other_host() -> Iterator[Recorder]:
 def make_client(url: str, **kw: Any) -> Client:
     kw.setdefault("timeout", 2.0)
     kw.setdefault("retry_deadline", 5.0)
-    return Client(TOKEN, url, **kw)
+    client = Client(TOKEN, url, **kw)
+    client._transport.backoff_base = QUICK_BACKOFF
+    return client
 
 
 # --------------------------------------------------------------------------- configuration
@@ -320,10 +323,10 @@ def test_500_is_not_retried_for_a_post_that_is_not_safe_to_repeat(recorder):
 
 
 def test_429_honours_retry_after(recorder):
-    recorder.script = scripted(json_reply(429, {"error": "slow down"}, **{"Retry-After": "0.6"}))
+    recorder.script = scripted(json_reply(429, {"error": "slow down"}, **{"Retry-After": "0.2"}))
     start = time.monotonic()
-    make_client(recorder.url).request("GET", "/api/v1/models_list")
-    assert time.monotonic() - start >= 0.55
+    make_client(recorder.url).request("GET", "/api/v1/models_list")  # backoff alone: <= 0.05 s
+    assert time.monotonic() - start >= 0.15
     assert len(recorder.requests) == 2
 
 
@@ -346,7 +349,7 @@ def listener() -> tuple[socket.socket, str]:
 def test_silent_server_times_out_within_retry_deadline():
     sock, url = listener()
     try:
-        client = make_client(url, timeout=0.3, retry_deadline=1.2)
+        client = make_client(url, timeout=0.3, retry_deadline=0.6)
         start = time.monotonic()
         with pytest.raises(RequestTimeout, match="did not answer GET /sdk/check_connection"):
             client.request("GET", "/sdk/check_connection")
@@ -365,7 +368,7 @@ def test_connection_refused_is_a_network_error():
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     sock.close()
-    client = make_client(f"http://127.0.0.1:{port}", retry_deadline=0.5)
+    client = make_client(f"http://127.0.0.1:{port}", retry_deadline=0.2)
     with pytest.raises(NetworkError) as info:
         client.request("GET", "/sdk/check_connection")
     assert not isinstance(info.value, RequestTimeout)

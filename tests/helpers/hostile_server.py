@@ -37,11 +37,13 @@ class HostileServer:
     - anything else: 200 ``{"ok": true}``.
     """
 
-    def __init__(self, *, redirect_to: str = "", dataset_size: int = 250) -> None:
+    def __init__(
+        self, *, redirect_to: str = "", dataset_size: int = 250, trickle_interval: float = 0.5
+    ) -> None:
         self.requests: list[dict[str, Any]] = []
         self.redirect_to = redirect_to
         self.dataset_size = dataset_size
-        self.trickle_interval = 0.5
+        self.trickle_interval = trickle_interval
         self.sent = 0  # body bytes written, all requests
         self._loopback = LoopbackServer(self._on_request)
         self.url = self._loopback.url
