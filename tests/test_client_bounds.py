@@ -27,7 +27,7 @@ from tests.helpers.hostile_server import HostileServer
 TOKEN = "tok-h0stile-0123456789abcdef"
 SLACK = 2.0  # seconds of scheduling slack on a shared machine
 TRICKLE = 0.1  # seconds between two trickled bytes: well within every per-read timeout below
-QUICK_BACKOFF = 0.05  # the scenario's first retry delay, at most (the package's is 0.5 s)
+QUICK_BACKOFF = 0.01  # the scenario's first retry delay, at most (the package's is 0.5 s)
 
 
 @pytest.fixture

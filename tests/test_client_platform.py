@@ -20,7 +20,7 @@ from picsellia_tf.errors import NetworkError, RateLimitError, ServerError, Valid
 from picsellia_tf.local_platform import LocalPlatform
 from picsellia_tf.types import ImageAnnotation, QAQuestion, Rectangle, Shape
 
-QUICK_BACKOFF = 0.05  # the scenario's first retry delay, at most (the package's is 0.5 s)
+QUICK_BACKOFF = 0.01  # the scenario's first retry delay, at most (the package's is 0.5 s)
 
 
 def quickly(client: Client) -> Client:
@@ -62,7 +62,7 @@ def test_post_logs_is_retried_through_faults(platform: LocalPlatform):
 def test_429_retry_after_is_honoured(platform: LocalPlatform):
     platform.server.faults.fail_next(1, status=429, retry_after=0.2)
     start = time.monotonic()
-    assert quickly(platform.client).check_connection().username  # backoff alone: <= 0.05 s
+    assert quickly(platform.client).check_connection().username  # backoff alone: <= 0.01 s
     assert time.monotonic() - start >= 0.15
     platform.server.faults.fail_next(1, status=429, retry_after=30)
     quick = Client(platform.token, platform.host, retry_deadline=2.0)

@@ -33,7 +33,7 @@ from picsellia_tf.wire import WireError
 from tests.helpers.recorder import Recorder, Reply, json_reply
 
 TOKEN = "tok-5ecret-0123456789abcdef"
-QUICK_BACKOFF = 0.05  # the scenario's first retry delay, at most (the package's is 0.5 s)
+QUICK_BACKOFF = 0.01  # the scenario's first retry delay, at most (the package's is 0.5 s)
 
 
 @pytest.fixture
@@ -325,7 +325,7 @@ def test_500_is_not_retried_for_a_post_that_is_not_safe_to_repeat(recorder):
 def test_429_honours_retry_after(recorder):
     recorder.script = scripted(json_reply(429, {"error": "slow down"}, **{"Retry-After": "0.2"}))
     start = time.monotonic()
-    make_client(recorder.url).request("GET", "/api/v1/models_list")  # backoff alone: <= 0.05 s
+    make_client(recorder.url).request("GET", "/api/v1/models_list")  # backoff alone: <= 0.01 s
     assert time.monotonic() - start >= 0.15
     assert len(recorder.requests) == 2
 
