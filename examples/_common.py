@@ -14,6 +14,9 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+import picsellia_tf
+from picsellia_tf.client import Client
+
 SMALL = os.environ.get("PICSELLIA_EXAMPLE_SMALL") == "1"
 """``PICSELLIA_EXAMPLE_SMALL=1`` shrinks every example to a smoke test."""
 
@@ -58,11 +61,13 @@ def _import_tensorflow_quietly() -> None:
                 print("\n".join(kept), file=sys.stderr)
 
 
-_keep_keras_config_out_of_home()
-_import_tensorflow_quietly()
-
-import picsellia_tf  # noqa: E402
-from picsellia_tf.client import Client  # noqa: E402
+def parse(parser: argparse.ArgumentParser) -> argparse.Namespace:
+    """The parsed arguments, then TensorFlow imported (quietly, its Keras config kept out of the
+    home): ``--help`` and a usage error answer at once, without the seconds of that import."""
+    args = parser.parse_args()
+    _keep_keras_config_out_of_home()
+    _import_tensorflow_quietly()
+    return args
 
 
 def parser(doc: str | None, *, epochs: tuple[int, int]) -> argparse.ArgumentParser:

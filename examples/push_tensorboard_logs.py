@@ -33,7 +33,7 @@ CHUNK = 5_000
 def parse_args() -> argparse.Namespace:
     parser = _common.parser(__doc__, epochs=(20, 3))
     parser.add_argument("--logdir", default="tensorboard-logs", help="TensorBoard log directory")
-    return parser.parse_args()
+    return _common.parse(parser)
 
 
 def train(logdir: str, epochs: int) -> None:

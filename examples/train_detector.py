@@ -34,7 +34,7 @@ def parse_args() -> argparse.Namespace:
     parser = _common.parser(__doc__, epochs=(12, 2))
     _common.add_image_options(parser, images=(600, 48), image_size=64, batch_size=16)
     _common.add_preview_options(parser)
-    return parser.parse_args()
+    return _common.parse(parser)
 
 
 def build_model(size: int, num_classes: int):

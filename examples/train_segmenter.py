@@ -37,7 +37,7 @@ def parse_args() -> argparse.Namespace:
     parser = _common.parser(__doc__, epochs=(30, 2))
     _common.add_image_options(parser, images=(600, 60), image_size=32, batch_size=32)
     _common.add_preview_options(parser)
-    return parser.parse_args()
+    return _common.parse(parser)
 
 
 def build_model(size: int, num_classes: int):
