@@ -2,9 +2,9 @@
 
 ``Client`` talks to the platform's API; ``PicselliaCallback`` streams a ``model.fit`` run to it;
 ``LocalPlatform`` runs the same API locally. ``ImageAnnotation``, ``Shape``, ``Rectangle`` and
-``Label`` (from :mod:`picsellia_tf.types`) are what annotations and labels are made of. Heavy
-parts (Keras, the local server) load only when first used, so ``import picsellia_tf`` stays
-light.
+``Label`` (from :mod:`picsellia_tf.types`) are what annotations and labels are made of. All
+but the errors load only when first used (Keras, the local server, and the types, which the
+local server does not use), so ``import picsellia_tf`` stays light.
 """
 
 from __future__ import annotations
@@ -27,17 +27,21 @@ from picsellia_tf.errors import (
     UnknownProjectError,
     ValidationError,
 )
-from picsellia_tf.types import ImageAnnotation, Label, Rectangle, Shape
 
 if TYPE_CHECKING:
     from picsellia_tf.callback import PicselliaCallback
     from picsellia_tf.client import Client
     from picsellia_tf.local_platform import LocalPlatform
+    from picsellia_tf.types import ImageAnnotation, Label, Rectangle, Shape
 
 _LAZY = {
     "Client": "picsellia_tf.client",
     "PicselliaCallback": "picsellia_tf.callback",
     "LocalPlatform": "picsellia_tf.local_platform",
+    "ImageAnnotation": "picsellia_tf.types",
+    "Shape": "picsellia_tf.types",
+    "Rectangle": "picsellia_tf.types",
+    "Label": "picsellia_tf.types",
 }
 
 

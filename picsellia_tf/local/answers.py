@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 import os
-import statistics
 import time
 from collections.abc import Iterable
 from typing import Any
@@ -243,6 +242,8 @@ def project_stats(labels: list[str], annotations: list[Any], size: int) -> dict[
     total_time = float(sum(times))
     average_time = total_time / annotated if annotated else 0.0
     counts = [per_label[label] for label in labels]
+    import statistics  # here: only the project stats need it
+
     return {
         "labels": labels,
         "labels_per_classe": counts,

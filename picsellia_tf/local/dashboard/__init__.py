@@ -8,21 +8,39 @@ the signed-in user's organisation, and no GET changes anything.
 
 from __future__ import annotations
 
-from picsellia_tf.local.app import Route
-from picsellia_tf.local.dashboard import data, dataset, pages, web
+from importlib import import_module
+from typing import Any
+
+from picsellia_tf.local.app import Ctx, Handler, Route
+
+
+def _page(module: str, name: str) -> Handler:
+    """The handler ``name`` of the dashboard's ``module``, imported at its first request: a
+    server that is never asked for a page does not load the dashboard."""
+
+    def handler(ctx: Ctx, **args: Any) -> Any:
+        return getattr(import_module(f"{__name__}.{module}"), name)(ctx, **args)
+
+    return handler
+
 
 ROUTES: list[Route] = [
-    Route("GET", "/", pages.projects_page, auth=False),
-    Route("POST", "/signin", web.signin, auth=False),
-    Route("POST", "/signout", web.signout, auth=False),
-    Route("GET", "/projects/<project_id>", pages.project_page, auth=False),
-    Route("GET", "/projects/<project_id>/dataset", dataset.dataset_page, auth=False),
-    Route("GET", "/versions/<model_id>/<int:training_id>", pages.version_page, auth=False),
+    Route("GET", "/", _page("pages", "projects_page"), auth=False),
+    Route("POST", "/signin", _page("web", "signin"), auth=False),
+    Route("POST", "/signout", _page("web", "signout"), auth=False),
+    Route("GET", "/projects/<project_id>", _page("pages", "project_page"), auth=False),
+    Route("GET", "/projects/<project_id>/dataset", _page("dataset", "dataset_page"), auth=False),
     Route(
-        "GET", "/versions/<model_id>/<int:training_id>/previews", pages.previews_page, auth=False
+        "GET", "/versions/<model_id>/<int:training_id>", _page("pages", "version_page"), auth=False
     ),
-    Route("GET", "/compare", pages.compare_page, auth=False),
-    Route("GET", "/ui/series", data.series_json, auth=False),
-    Route("GET", "/ui/stamp", data.stamp, auth=False),
-    Route("GET", "/static/<name>", data.static, auth=False, tx=False),
+    Route(
+        "GET",
+        "/versions/<model_id>/<int:training_id>/previews",
+        _page("pages", "previews_page"),
+        auth=False,
+    ),
+    Route("GET", "/compare", _page("pages", "compare_page"), auth=False),
+    Route("GET", "/ui/series", _page("data", "series_json"), auth=False),
+    Route("GET", "/ui/stamp", _page("data", "stamp"), auth=False),
+    Route("GET", "/static/<name>", _page("data", "static"), auth=False, tx=False),
 ]

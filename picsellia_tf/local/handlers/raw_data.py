@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from PIL import Image
 from werkzeug.datastructures import FileStorage
 from werkzeug.exceptions import RequestEntityTooLarge
 
@@ -22,6 +21,8 @@ MAX_FILES = 1000
 
 def image_shape(path: Path) -> list[int] | None:
     """``[width, height]`` of an image file, or None if it does not decode as one."""
+    from PIL import Image  # at the first upload, not at the server's start
+
     try:
         with Image.open(path) as image:
             width, height = image.size
