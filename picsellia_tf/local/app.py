@@ -162,6 +162,7 @@ class App:
             [Rule(r.rule, methods=[r.method], endpoint=i) for i, r in enumerate(self.routes)],
             merge_slashes=False,
         )
+        self._urls = self.map.bind("localhost")  # matching only reads it: bound once
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         request = Request(environ)
@@ -180,7 +181,7 @@ class App:
         if path.startswith("/api/V1/"):
             path = "/api/v1/" + path[len("/api/V1/") :]
         try:
-            index, args = self.map.bind("localhost").match(path, request.method)
+            index, args = self._urls.match(path, request.method)
             route = self.routes[index]
             return self._run(route, request, args)
         except ApiError as exc:
