@@ -50,7 +50,11 @@ def _data(n: int = 32) -> tuple[np.ndarray, np.ndarray]:
     return x, y
 
 
-def _fit(callback: PicselliaCallback, epochs: int, pause: float = 0.0) -> None:
+def _fit(
+    callback: PicselliaCallback, epochs: int, after: list[keras.callbacks.Callback] | None = None
+) -> None:
+    """A small fit logging through ``callback``; ``after``: callbacks run after it (its epoch's
+    logs already handed to it)."""
     model = keras.Sequential(
         [
             keras.Input((SIZE, SIZE, 3), dtype="uint8"),
@@ -65,9 +69,6 @@ def _fit(callback: PicselliaCallback, epochs: int, pause: float = 0.0) -> None:
         metrics=["accuracy"],
     )
     x, y = _data()
-    extra = []
-    if pause:
-        extra = [keras.callbacks.LambdaCallback(on_epoch_end=lambda e, logs: time.sleep(pause))]
     model.fit(
         x,
         y,
@@ -75,7 +76,7 @@ def _fit(callback: PicselliaCallback, epochs: int, pause: float = 0.0) -> None:
         epochs=epochs,
         validation_data=(x[:8], y[:8]),
         verbose=0,
-        callbacks=extra + [callback],
+        callbacks=[callback, *(after or [])],
         shuffle=False,
     )
 
@@ -228,14 +229,28 @@ def test_a_page_left_open_while_a_fit_runs_gains_points(local, browser):
         experiment,
         flush_interval=0.2,
     )
-    fit = threading.Thread(target=_fit, args=(callback, 6, 0.8), daemon=True)
+    counts: list[int] = []
+    # The fit goes on only once the page has drawn what it logged so far: after epoch 3 until the
+    # page shows points, after the last one until it shows more (instead of epochs long enough
+    # for the page's polls to see them).
+    drawn_more = {2: 1, 5: 2}  # epoch index: how many growing counts the page must have shown
+    grown = threading.Condition()
+
+    def wait_for_the_page(epoch: int, logs: object) -> None:
+        if epoch in drawn_more:
+            with grown:
+                grown.wait_for(lambda: len(counts) >= drawn_more[epoch], timeout=30)
+
+    pace = keras.callbacks.LambdaCallback(on_epoch_end=wait_for_the_page)
+    fit = threading.Thread(target=_fit, args=(callback, 6, [pace]), daemon=True)
     fit.start()
-    counts = []
     deadline = time.monotonic() + 60
     while fit.is_alive() and time.monotonic() < deadline:
         drawn = dict(browser.execute_script(SERIES))
         if drawn.get("loss") and (not counts or drawn["loss"] != counts[-1]):
-            counts.append(drawn["loss"])
+            with grown:
+                counts.append(drawn["loss"])
+                grown.notify_all()
         time.sleep(0.1)
     fit.join(30)
     assert len(counts) >= 2 and counts == sorted(counts), counts  # grew while the fit ran

@@ -80,7 +80,7 @@ def test_a_large_body_being_received_blocks_no_one(server: LocalServer) -> None:
 
 
 def test_a_trickling_request_is_answered_408_naming_the_timeout(tmp_path: Path) -> None:
-    limits = Limits(request_timeout=1.0, min_rate=64 * KIB)
+    limits = Limits(request_timeout=0.5, min_rate=64 * KIB)
     with LocalServer(tmp_path / "d", limits=limits) as local:
         stalled = connect(local.url)
         stalled.sendall(request_head("POST", "/sdk/post_logs", local.token, 100) + b"{")
@@ -106,7 +106,7 @@ def test_a_trickling_request_is_answered_408_naming_the_timeout(tmp_path: Path) 
                 assert status == 408
                 assert headers["content-type"] == "application/json"
                 message = json.loads(body)["error"]
-                assert "within 1 s" in message and "--request-timeout" in message
+                assert "within 0.5 s" in message and "--request-timeout" in message
                 assert closed(sock, within=5)
             answered.set()
             # and the server goes on serving
