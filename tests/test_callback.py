@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
 import warnings
 from pathlib import Path
@@ -21,10 +20,12 @@ from picsellia_tf.spool import Spool, find_runs
 from tests.helpers.callback import (
     STEPS_PER_EPOCH,
     BatchRecorder,
+    Outage,
     assert_points_equal,
     callback_for,
     epoch_points,
     fit_tiny,
+    hold_at_epoch_end,
     new_experiment,
     new_project,
     server_points,
@@ -106,7 +107,6 @@ def test_points_survive_random_errors_and_an_outage(platform: Any, tmp_path: Pat
     server.faults.error_rate = 0.3
     model = tiny_model(keras)
     recorder = BatchRecorder(keras)
-    slow = keras.callbacks.LambdaCallback(on_train_batch_end=lambda b, logs: time.sleep(0.03))
     cb = callback_for(
         client,
         exp,
@@ -115,20 +115,15 @@ def test_points_survive_random_errors_and_an_outage(platform: Any, tmp_path: Pat
         spool_dir=tmp_path / "spool",
         flush_timeout=15.0,
     )
-
-    def outage() -> None:
-        server.stop()
-        time.sleep(1.5)
-        server.start()
-
-    timer = threading.Timer(0.6, outage)
-    timer.start()
+    # down from the end of epoch 2 until epoch 5 ended and the sender met the outage
+    outage = Outage(keras, server, cb, down=2, up=5)
     try:
-        history = fit_tiny(model, [recorder.attach(model), slow, cb], epochs=8)
+        history = fit_tiny(model, [recorder.attach(model), outage.callback, cb], epochs=8)
     finally:
-        timer.join()
+        outage.join()
     server.faults.reset()
 
+    assert outage.met
     assert cb.sender is not None and cb.sender.sent > 0
     assert cb.sender.failed_attempts >= 2  # the faults did hit the sender
     got = server_points(client.experiments.get_logs(exp.training_id, exp.network_id))
@@ -193,7 +188,7 @@ def test_unreachable_platform_gives_one_warning_and_keeps_points(tmp_path: Path)
         network_id="net",
         log_every_n_batches=1,
         flush_interval=0.1,
-        flush_timeout=0.5,
+        flush_timeout=0.2,
         spool_dir=tmp_path / "spool",
     )
     with warnings.catch_warnings(record=True) as caught:
@@ -213,7 +208,7 @@ def test_unreachable_platform_gives_one_warning_and_keeps_points(tmp_path: Path)
 def test_platform_down_for_the_whole_fit_gives_one_warning(tmp_path: Path) -> None:
     dead = Client(token="t0k3n", host=f"http://127.0.0.1:{unused_port()}")
     cb = PicselliaCallback(
-        dead, project_id="p1", model_name="m1", flush_timeout=0.5, spool_dir=tmp_path / "s"
+        dead, project_id="p1", model_name="m1", flush_timeout=0.2, spool_dir=tmp_path / "s"
     )
     with pytest.warns(DeliveryWarning) as caught:
         fit_tiny(tiny_model(keras), [cb], epochs=1)
@@ -233,7 +228,7 @@ def test_platform_down_for_the_whole_fit_gives_one_warning(tmp_path: Path) -> No
 def test_each_fit_warns_about_its_own_spool(tmp_path: Path) -> None:
     dead = Client(token="t0k3n", host=f"http://127.0.0.1:{unused_port()}")
     cb = PicselliaCallback(
-        dead, project_id="p1", model_name="m1", flush_timeout=0.3, spool_dir=tmp_path / "s"
+        dead, project_id="p1", model_name="m1", flush_timeout=0.2, spool_dir=tmp_path / "s"
     )
     model = tiny_model(keras)
     with warnings.catch_warnings(record=True) as caught:
@@ -299,6 +294,15 @@ def test_platform_down_at_train_begin_delivers_to_one_version_once_up(
     assert len(warned) == 1 and "starting the experiment version" in warned[0].getMessage()
 
 
+def _held_until_refused(cb: PicselliaCallback) -> Any:
+    """Epoch 0 ends once the sender was refused: the other epochs are spooled after it."""
+
+    def refused(epoch: int) -> bool:
+        return epoch > 0 or (cb.sender is not None and cb.sender.disabled_by is not None)
+
+    return hold_at_epoch_end(keras, refused, what="the refusal")
+
+
 def test_refused_start_warns_once_and_spools_for_sync(client: Client, tmp_path: Path) -> None:
     cb = PicselliaCallback(
         client,
@@ -309,9 +313,8 @@ def test_refused_start_warns_once_and_spools_for_sync(client: Client, tmp_path: 
         flush_timeout=1.0,
         spool_dir=tmp_path / "spool",
     )
-    slow = keras.callbacks.LambdaCallback(on_train_batch_end=lambda b, logs: time.sleep(0.02))
     with pytest.warns(DeliveryWarning) as caught:
-        fit_tiny(tiny_model(keras), [slow, cb], epochs=3)
+        fit_tiny(tiny_model(keras), [cb, _held_until_refused(cb)], epochs=3)
     assert len(caught) == 1, [str(w.message) for w in caught]
     message = str(caught[0].message)
     assert "could not start an experiment version of 'm1' in project 'no-such-project'" in message
@@ -337,9 +340,8 @@ def test_refused_logs_warn_once_and_keep_spooling(client: Client, tmp_path: Path
         flush_timeout=1.0,
         spool_dir=tmp_path / "spool",
     )
-    slow = keras.callbacks.LambdaCallback(on_train_batch_end=lambda b, logs: time.sleep(0.02))
     with pytest.warns(DeliveryWarning) as caught:
-        fit_tiny(tiny_model(keras), [slow, cb], epochs=3)
+        fit_tiny(tiny_model(keras), [cb, _held_until_refused(cb)], epochs=3)
     assert len(caught) == 1, [str(w.message) for w in caught]
     assert "refused" in str(caught[0].message)
     assert "picsellia-tf sync" in str(caught[0].message)
@@ -361,13 +363,13 @@ def test_on_train_end_does_not_wait_for_a_server_that_never_answers(
         client,
         exp,
         flush_interval=0.1,
-        flush_timeout=1.0,
+        flush_timeout=0.5,
         spool_dir=tmp_path / "spool",
     )
     with pytest.warns(DeliveryWarning, match="picsellia-tf sync"):
         fit_tiny(tiny_model(keras), [mark, cb], epochs=2)
     returned = time.time()
-    assert returned - ended[-1] < 1.0 + 1.5
+    assert returned - ended[-1] < 0.5 + 1.5
     platform.server.faults.reset()
 
 

@@ -6,8 +6,6 @@ import io
 import os
 import subprocess
 import sys
-import threading
-import time
 import uuid
 import warnings
 from pathlib import Path
@@ -25,7 +23,7 @@ from picsellia_tf.errors import ValidationError
 from picsellia_tf.preview_sampler import collect
 from picsellia_tf.sender import DeliveryWarning
 from picsellia_tf.spool import Spool, find_runs
-from tests.helpers.callback import callback_for, new_experiment
+from tests.helpers.callback import Outage, callback_for, hold_at_epoch_end, new_experiment
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -63,13 +61,10 @@ def _pixels(data: bytes) -> np.ndarray:
     return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
 
 
-def _fit(model: Any, callbacks: list[Any], epochs: int, slow: float = 0.0) -> Any:
+def _fit(model: Any, callbacks: list[Any], epochs: int) -> Any:
     x, y = _data()
-    extra = []
-    if slow:
-        extra = [keras.callbacks.LambdaCallback(on_epoch_end=lambda e, logs: time.sleep(slow))]
     return model.fit(
-        x, y, batch_size=8, epochs=epochs, callbacks=extra + callbacks, verbose=0, shuffle=False
+        x, y, batch_size=8, epochs=epochs, callbacks=callbacks, verbose=0, shuffle=False
     )
 
 
@@ -168,18 +163,14 @@ def test_previews_arrive_despite_storage_faults_and_an_outage(
         label_names=LABELS,
     )
 
-    def outage() -> None:
-        server.stop()
-        time.sleep(1.0)
-        server.start()
-
-    timer = threading.Timer(0.8, outage)
-    timer.start()
+    # down from the end of epoch 1 until epoch 3 ended and the sender met the outage
+    outage = Outage(keras, server, cb, down=1, up=3)
     try:
-        _fit(_classifier(), [cb], epochs=5, slow=0.25)
+        _fit(_classifier(), [outage.callback, cb], epochs=5)
     finally:
-        timer.join()
+        outage.join()
     server.faults.reset()
+    assert outage.met
     assert cb.sender is not None and cb.sender.failed_attempts >= 2
     got = client.experiments.previews(exp.training_id, exp.network_id)
     assert [p.object_name for p in got] == _names(pid, exp, range(5), 3)
@@ -306,9 +297,13 @@ def test_a_failing_decoder_is_one_warning_and_training_completes(
         label_names=LABELS,
         decode_predictions=broken,
     )
+    # each epoch's render fails on the sender thread before the next epoch begins
+    rendered = hold_at_epoch_end(
+        keras, lambda e: cb.renderer is not None and cb.renderer.failures > e, "the render"
+    )
     with warnings.catch_warnings(record=True) as everything:
         warnings.simplefilter("always")
-        history = _fit(_classifier(), [cb], epochs=3, slow=0.15)
+        history = _fit(_classifier(), [cb, rendered], epochs=3)
     assert history.epoch == [0, 1, 2]
     caught = [w for w in everything if issubclass(w.category, DeliveryWarning)]
     assert len(caught) == 1, [str(w.message) for w in caught]

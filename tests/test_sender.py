@@ -215,7 +215,7 @@ def test_sender_waits_out_an_outage_without_losing_points(platform: Any, tmp_pat
     platform.server.stop()
     spool.append(_points(30))
     start = time.monotonic()
-    assert sender.flush(idle_timeout=0.5, max_time=5) is False
+    assert sender.flush(idle_timeout=0.25, max_time=5) is False
     assert time.monotonic() - start < 2.0
     assert sender.failed_attempts >= 1 and not sender.disabled_by
     spool.append(_points(30, start=30))
@@ -235,7 +235,7 @@ def test_sender_close_is_bounded_when_the_server_hangs(platform: Any, tmp_path: 
     sender.start()
     spool.append(_points(5))
     start = time.monotonic()
-    assert sender.close(idle_timeout=0.5, max_time=30) is False
+    assert sender.close(idle_timeout=0.25, max_time=30) is False
     assert time.monotonic() - start < 1.5
     assert spool.path.exists() and Spool.open(spool.path).pending()
     platform.server.faults.reset()
@@ -252,7 +252,7 @@ def test_a_job_slower_than_the_idle_timeout_is_waited_for(platform: Any, tmp_pat
 
     def slow(start: int) -> Any:
         def job(spool: Spool) -> None:
-            time.sleep(1.0)
+            time.sleep(0.5)  # each job alone outlasts the idle timeout
             spool.append(_points(5, start=start))
 
         return job
@@ -268,7 +268,7 @@ def test_a_job_slower_than_the_idle_timeout_is_waited_for(platform: Any, tmp_pat
     sender.start()
     sender.submit(lambda _: time.sleep(3.0))
     start = time.monotonic()
-    assert sender.close(idle_timeout=0.3, max_time=0.8) is False
+    assert sender.close(idle_timeout=0.3, max_time=0.5) is False
     assert time.monotonic() - start < 1.5
 
 
@@ -371,11 +371,14 @@ def test_exit_never_hangs_on_a_server_that_never_answers(platform: Any, tmp_path
     exp = new_experiment(platform.client)
     platform.server.faults.paths = ("/sdk/post_logs",)
     platform.server.faults.latency = 8.0
+    at_exit = 0.5  # the at-exit flush deadline (sender.ATEXIT_DEADLINE, 2 s, shortened here)
     code = f"""
         import time
+        from picsellia_tf import sender as sender_module
         from picsellia_tf.client import Client
         from picsellia_tf.sender import Sender
         from picsellia_tf.spool import Point, RunMeta, Spool
+        sender_module.ATEXIT_DEADLINE = {at_exit}
         meta = RunMeta(training_id={exp.training_id}, network_id={exp.network_id!r})
         spool = Spool.create({str(tmp_path)!r}, meta)
         sender = Sender(spool, Client(host={platform.host!r}), flush_interval=0.05)
@@ -388,7 +391,7 @@ def test_exit_never_hangs_on_a_server_that_never_answers(platform: Any, tmp_path
     ended = time.time()
     assert out.returncode == 0, out.stderr
     exiting = float(out.stdout.split()[-1])
-    assert ended - exiting < 2.0 + 1.5  # the at-exit flush deadline, plus interpreter teardown
+    assert ended - exiting < at_exit + 1.5  # the at-exit flush deadline, plus interpreter teardown
     assert f"picsellia-tf sync {tmp_path}" in out.stderr
     (run,) = find_runs(tmp_path)
     assert len(list(Spool.open(run).iter_points())) == 7

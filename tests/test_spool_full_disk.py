@@ -184,7 +184,7 @@ def test_full_with_the_server_down_counts_the_loss_exactly(
         exp,
         log_every_n_batches=1,
         flush_interval=0.1,
-        flush_timeout=0.3,
+        flush_timeout=0.15,
         flush_max_time=1.0,
         spool_dir=spool_dir,
     )

@@ -5,12 +5,15 @@ from __future__ import annotations
 import importlib.metadata
 import importlib.util
 import socket
+import threading
+import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pytest
 
+from picsellia_tf.errors import NetworkError
 from picsellia_tf.types import Experiment
 
 if TYPE_CHECKING:
@@ -158,3 +161,67 @@ def fit_tiny(model: Any, callbacks: list[Any], epochs: int, initial_epoch: int =
         verbose=0,
         shuffle=False,
     )
+
+
+def wait_until(predicate: Any, timeout: float = 20.0, what: str = "the condition") -> None:
+    """Poll ``predicate()`` until it is true; fail the test after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.005)
+
+
+def hold_at_epoch_end(keras: Any, ready: Any, what: str, timeout: float = 20.0) -> Any:
+    """A Keras callback ending each epoch only once ``ready(epoch)`` is true (what the sender
+    thread does meanwhile is then done before the next epoch, whatever the machine's speed)."""
+    return keras.callbacks.LambdaCallback(
+        on_epoch_end=lambda epoch, logs: wait_until(lambda: ready(epoch), timeout, what)
+    )
+
+
+class Outage:
+    """A platform outage in the middle of a ``fit``, whatever the machine's speed.
+
+    Its :attr:`callback` (placed before the :class:`PicselliaCallback` ``cb``) stops ``server``
+    when epoch ``down`` ends; the server starts again once epoch ``up`` has ended *and* ``cb``'s
+    sender has met the outage (its last attempt failed on a :class:`NetworkError`), or
+    ``timeout`` seconds after it stopped. Training is not held up meanwhile. :meth:`join` waits
+    for the restart; :attr:`met` tells whether the sender met the outage.
+    """
+
+    def __init__(
+        self, keras: Any, server: Any, cb: Any, *, down: int, up: int, timeout: float = 20.0
+    ) -> None:
+        self.server, self.cb, self.down, self.up, self.timeout = server, cb, down, up, timeout
+        self.met = False
+        self._up_ended = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.callback = keras.callbacks.LambdaCallback(on_epoch_end=self._epoch_end)
+
+    def _epoch_end(self, epoch: int, logs: Any) -> None:
+        if epoch == self.down:
+            self.server.stop()
+            self._thread = threading.Thread(target=self._restart, name="outage", daemon=True)
+            self._thread.start()
+        if epoch == self.up:
+            self._up_ended.set()
+
+    def _restart(self) -> None:
+        deadline = time.monotonic() + self.timeout
+        try:
+            while time.monotonic() < deadline:
+                sender = self.cb.sender
+                seen = sender is not None and isinstance(sender.last_error, NetworkError)
+                if seen and self._up_ended.is_set():
+                    self.met = True
+                    return
+                time.sleep(0.01)
+        finally:
+            self.server.start()
+
+    def join(self) -> None:
+        """Wait for the restart (the server is up afterwards, even if the fit failed)."""
+        if self._thread is not None:
+            self._thread.join()
+        self.server.start()  # a no-op when it runs
