@@ -193,7 +193,7 @@ def test_unreachable_platform_gives_one_warning_and_keeps_points(tmp_path: Path)
     )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        history = fit_tiny(tiny_model(keras), [cb], epochs=3)
+        history = fit_tiny(tiny_model(keras), [cb], epochs=3, validation=False)
     ours = [w for w in caught if issubclass(w.category, DeliveryWarning)]
     assert len(ours) == 1, [str(w.message) for w in ours]
     message = str(ours[0].message)
@@ -211,7 +211,7 @@ def test_platform_down_for_the_whole_fit_gives_one_warning(tmp_path: Path) -> No
         dead, project_id="p1", model_name="m1", flush_timeout=0.2, spool_dir=tmp_path / "s"
     )
     with pytest.warns(DeliveryWarning) as caught:
-        fit_tiny(tiny_model(keras), [cb], epochs=1)
+        fit_tiny(tiny_model(keras), [cb], epochs=1, validation=False)
     assert len(caught) == 1
     message = str(caught[0].message)
     assert "could not start an experiment version of 'm1' in project 'p1'" in message
@@ -233,8 +233,8 @@ def test_each_fit_warns_about_its_own_spool(tmp_path: Path) -> None:
     model = tiny_model(keras)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        fit_tiny(model, [cb], epochs=1)
-        fit_tiny(model, [cb], epochs=2, initial_epoch=1)
+        fit_tiny(model, [cb], epochs=1, validation=False)
+        fit_tiny(model, [cb], epochs=2, initial_epoch=1, validation=False)
     ours = [str(w.message) for w in caught if issubclass(w.category, DeliveryWarning)]
     runs = find_runs(tmp_path / "s")
     assert len(runs) == 2 and len(ours) == 2, ours
@@ -314,7 +314,7 @@ def test_refused_start_warns_once_and_spools_for_sync(client: Client, tmp_path: 
         spool_dir=tmp_path / "spool",
     )
     with pytest.warns(DeliveryWarning) as caught:
-        fit_tiny(tiny_model(keras), [cb, _held_until_refused(cb)], epochs=3)
+        fit_tiny(tiny_model(keras), [cb, _held_until_refused(cb)], epochs=3, validation=False)
     assert len(caught) == 1, [str(w.message) for w in caught]
     message = str(caught[0].message)
     assert "could not start an experiment version of 'm1' in project 'no-such-project'" in message
@@ -341,7 +341,7 @@ def test_refused_logs_warn_once_and_keep_spooling(client: Client, tmp_path: Path
         spool_dir=tmp_path / "spool",
     )
     with pytest.warns(DeliveryWarning) as caught:
-        fit_tiny(tiny_model(keras), [cb, _held_until_refused(cb)], epochs=3)
+        fit_tiny(tiny_model(keras), [cb, _held_until_refused(cb)], epochs=3, validation=False)
     assert len(caught) == 1, [str(w.message) for w in caught]
     assert "refused" in str(caught[0].message)
     assert "picsellia-tf sync" in str(caught[0].message)
@@ -367,7 +367,7 @@ def test_on_train_end_does_not_wait_for_a_server_that_never_answers(
         spool_dir=tmp_path / "spool",
     )
     with pytest.warns(DeliveryWarning, match="picsellia-tf sync"):
-        fit_tiny(tiny_model(keras), [mark, cb], epochs=2)
+        fit_tiny(tiny_model(keras), [mark, cb], epochs=2, validation=False)
     returned = time.time()
     assert returned - ended[-1] < 0.5 + 1.5
     platform.server.faults.reset()
@@ -386,7 +386,7 @@ def test_an_unusable_spool_dir_is_one_warning_and_points_still_go(
         flush_interval=0.1,
     )
     with pytest.warns(DeliveryWarning) as caught:
-        history = fit_tiny(tiny_model(keras), [cb], epochs=2)
+        history = fit_tiny(tiny_model(keras), [cb], epochs=2, validation=False)
     assert len(caught) == 1
     assert "cannot write the spool" in str(caught[0].message)
     assert "Not a directory" in str(caught[0].message)
@@ -405,7 +405,7 @@ def test_learning_rate_in_logs_is_not_overridden(client: Client, tmp_path: Path)
         flush_interval=0.1,
         spool_dir=tmp_path / "spool",
     )
-    fit_tiny(model, [sched, cb], epochs=3)
+    fit_tiny(model, [sched, cb], epochs=3, validation=False)
     got = server_points(client.experiments.get_logs(exp.training_id, exp.network_id))
     assert got["learning_rate"] == pytest.approx({0: 0.2, 1: 0.1, 2: 0.2 / 3})
     assert not any(tag.startswith("batch/") for tag in got)  # no log_every_n_batches
@@ -522,7 +522,7 @@ def test_non_chief_worker_writes_and_sends_nothing(
         log_every_n_batches=1,
         spool_dir=tmp_path / "spool",
     )
-    fit_tiny(tiny_model(keras), [cb], epochs=1)
+    fit_tiny(tiny_model(keras), [cb], epochs=1, validation=False)
     assert cb.spool is None and cb.sender is None
     assert not (tmp_path / "spool").exists()
     assert client.experiments.get_logs(exp.training_id, exp.network_id) == {}

@@ -146,8 +146,17 @@ def assert_points_equal(
             )
 
 
-def fit_tiny(model: Any, callbacks: list[Any], epochs: int, initial_epoch: int = 0) -> Any:
-    """``model.fit`` on :func:`tiny_data` (validation on other tiny data), in order, quietly."""
+def fit_tiny(
+    model: Any,
+    callbacks: list[Any],
+    epochs: int,
+    initial_epoch: int = 0,
+    *,
+    validation: bool = True,
+) -> Any:
+    """``model.fit`` on :func:`tiny_data` (validation on other tiny data, unless
+    ``validation=False``: for tests that look at no ``val_*`` metric, it saves a traced
+    evaluation per fit), in order, quietly."""
     x, y = tiny_data()
     xv, yv = tiny_data(16, seed=1)
     return model.fit(
@@ -156,7 +165,7 @@ def fit_tiny(model: Any, callbacks: list[Any], epochs: int, initial_epoch: int =
         batch_size=BATCH,
         epochs=epochs,
         initial_epoch=initial_epoch,
-        validation_data=(xv, yv),
+        validation_data=(xv, yv) if validation else None,
         callbacks=callbacks,
         verbose=0,
         shuffle=False,
