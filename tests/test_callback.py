@@ -26,6 +26,7 @@ from tests.helpers.callback import (
     epoch_points,
     fit_tiny,
     hold_at_epoch_end,
+    hold_for_an_attempt,
     new_experiment,
     new_project,
     server_points,
@@ -98,7 +99,11 @@ def test_every_n_batches_and_resume_continue_the_curves(client: Client, tmp_path
     assert_points_equal(got, want)
 
 
-def test_points_survive_random_errors_and_an_outage(platform: Any, tmp_path: Path) -> None:
+def test_points_survive_random_errors_and_an_outage(
+    platform: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the sender retries within 0.1 s (not up to 30 s): many attempts meet the faults
+    monkeypatch.setattr("picsellia_tf.sender.LOOP_BACKOFF_CAP", 0.1)
     client = platform.client
     exp = new_experiment(client)
     server = platform.server
@@ -111,14 +116,16 @@ def test_points_survive_random_errors_and_an_outage(platform: Any, tmp_path: Pat
         client,
         exp,
         log_every_n_batches=1,
-        flush_interval=0.1,
+        flush_interval=0.05,
         spool_dir=tmp_path / "spool",
         flush_timeout=15.0,
     )
-    # down from the end of epoch 2 until epoch 5 ended and the sender met the outage
+    # down from the end of epoch 2 until epoch 5 ended and the sender met the outage; every
+    # epoch's points meet at least one attempt (a failed one for epochs 3 to 5)
     outage = Outage(keras, server, cb, down=2, up=5)
+    held = hold_for_an_attempt(keras, cb)
     try:
-        history = fit_tiny(model, [recorder.attach(model), outage.callback, cb], epochs=8)
+        history = fit_tiny(model, [recorder.attach(model), outage.callback, cb, held], epochs=8)
     finally:
         outage.join()
     server.faults.reset()

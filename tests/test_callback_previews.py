@@ -142,8 +142,11 @@ def test_task_and_labels_come_from_the_project(client: Client, tmp_path: Path) -
 
 
 def test_previews_arrive_despite_storage_faults_and_an_outage(
-    platform: Any, tmp_path: Path
+    platform: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # the sender retries within 0.1 s (not up to 30 s, nor 0.5 s while flushing): the ~10
+    # faults the 15 previews meet are each retried soon
+    monkeypatch.setattr("picsellia_tf.sender.LOOP_BACKOFF_CAP", 0.1)
     client = platform.client
     exp = new_experiment(client, "previewed")
     pid = exp.project_id

@@ -189,6 +189,25 @@ def hold_at_epoch_end(keras: Any, ready: Any, what: str, timeout: float = 20.0) 
     )
 
 
+def delivery_attempts(sender: Any) -> int:
+    """A sender's delivery attempts so far: the failed ones and the posts that sent something."""
+    return int(sender.failed_attempts) + (sender.delivery.posts if sender.delivery else 0)
+
+
+def hold_for_an_attempt(keras: Any, cb: Any, timeout: float = 20.0) -> Any:
+    """A Keras callback (placed after ``cb``) ending each epoch only once ``cb``'s sender made
+    a delivery attempt after the previous epoch ended: each epoch's points meet the sender (and
+    the server's faults), whatever the machine's speed."""
+    last = [0]
+
+    def end(epoch: int, logs: Any) -> None:
+        sender = cb.sender
+        wait_until(lambda: delivery_attempts(sender) > last[0], timeout, "a delivery attempt")
+        last[0] = delivery_attempts(sender)
+
+    return keras.callbacks.LambdaCallback(on_epoch_end=end)
+
+
 class Outage:
     """A platform outage in the middle of a ``fit``, whatever the machine's speed.
 
