@@ -32,14 +32,29 @@ SCALARS = st.one_of(
 )  # fmt: skip
 
 
-def json_values(keys: st.SearchStrategy[str]) -> st.SearchStrategy[Any]:
-    return st.recursive(
-        SCALARS,
-        lambda children: (
-            st.lists(children, max_size=4) | st.dictionaries(keys, children, max_size=4)
-        ),
-        max_leaves=6,
-    )
+JSON_KIND = st.integers(0, 5)  # 0-3: a scalar, 4: a list, 5: an object
+SIZE = st.integers(0, 4)
+MAX_LEAVES = 6
+
+
+def json_value(draw: st.DrawFn, leaves: list[int] | None = None) -> Any:
+    """A JSON-like value: a scalar, or lists and objects nested around at most ``MAX_LEAVES``
+    scalars in all (as ``st.recursive(SCALARS, ..., max_leaves=6)`` would give), drawn by plain
+    calls: no strategy layer per level, a few draws per value."""
+    if leaves is None:
+        leaves = [MAX_LEAVES]
+    kind = draw(JSON_KIND) if leaves[0] > 1 else 0
+    if kind < 4:
+        leaves[0] -= 1
+        return draw(SCALARS)
+    items = []
+    for _ in range(draw(SIZE)):
+        if leaves[0] <= 0:
+            break
+        items.append(json_value(draw, leaves))
+    if kind == 4:
+        return items
+    return {draw(KEYS): item for item in items}
 
 
 FIELDS = ["training_id", "network_id", "logs", "step", "value", "wall_time", "range",
@@ -51,7 +66,6 @@ FIELDS = ["training_id", "network_id", "logs", "step", "value", "wall_time", "ra
           "time_spent", "rectangle", "polygon", "geometry", "left", "top", "width", "height",
           "x", "y", "label", "1", "0", "-1", "10"]  # fmt: skip
 KEYS = st.one_of(st.sampled_from(FIELDS), NASTY_TEXT)
-VALUES = json_values(KEYS)
 
 
 def templates(ids: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -108,7 +122,7 @@ def mutate(draw: st.DrawFn, template: Any, depth: int = 0) -> Any:
     recursing as a plain call: no strategy is built per value)."""
     choice = draw(DIGIT)
     if choice == 0 or depth > 4:
-        return draw(VALUES)
+        return json_value(draw)
     if isinstance(template, dict):
         out = {}
         for key, value in template.items():
@@ -117,12 +131,12 @@ def mutate(draw: st.DrawFn, template: Any, depth: int = 0) -> Any:
                 continue  # dropped
             out[key] = mutate(draw, value, depth + 1) if action < 4 else value
         if draw(ONE_IN_5) == 0:
-            out[draw(KEYS)] = draw(VALUES)
+            out[draw(KEYS)] = json_value(draw)
         return out
     if isinstance(template, list):
         items = [mutate(draw, item, depth + 1) for item in template]
         if draw(BOOLEANS):
-            items.append(draw(VALUES))
+            items.append(json_value(draw))
         return items
     return template if choice < 6 else draw(SCALARS)
 
