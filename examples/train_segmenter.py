@@ -62,6 +62,9 @@ def build_model(size: int, num_classes: int):
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )
+    # Adam's slots made now, not inside fit's first trace of its training step (a trace that
+    # creates variables is traced again, with them): lighter tracing, the same run.
+    model.optimizer.build(model.trainable_variables)
     return model
 
 
