@@ -297,8 +297,7 @@ class Spool:
         """Bytes of encoded points kept in memory while the disk refuses writes."""
         self.dropped = read_dropped(self.path)
         """Points lost so far: neither written nor kept (see the module docstring)."""
-        self.disk_error: OSError | None = None
-        """The last disk error, None once the disk took every write again."""
+        self._disk_error: OSError | None = None
         self._memory: deque[tuple[int, str, int]] = deque()  # (seq, lines, how many)
         self._memory_bytes = 0
         self._seq = 0
@@ -485,6 +484,17 @@ class Spool:
             while self._memory and self._memory[0][0] <= mark:
                 _, text, _ = self._memory.popleft()
                 self._memory_bytes -= len(text)
+
+    @property
+    def disk_error(self) -> OSError | None:
+        """The last disk error, None once the disk took every write again."""
+        return self._disk_error
+
+    @disk_error.setter
+    def disk_error(self, exc: OSError | None) -> None:
+        # Kept without its traceback: its frames would keep their callers' alive, up to a whole
+        # model.fit (the model, its data and their tf.data iterators) for as long as the spool.
+        self._disk_error = None if exc is None else exc.with_traceback(None)
 
     @property
     def in_memory(self) -> int:

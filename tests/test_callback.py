@@ -25,6 +25,7 @@ from tests.helpers.callback import (
     callback_for,
     epoch_points,
     fit_tiny,
+    frames_alive,
     hold_at_epoch_end,
     hold_for_an_attempt,
     new_experiment,
@@ -400,6 +401,10 @@ def test_an_unusable_spool_dir_is_one_warning_and_points_still_go(
     assert len(history.epoch) == 2
     got = server_points(client.experiments.get_logs(exp.training_id, exp.network_id))
     assert got["loss"].keys() == {0, 1}  # sent from memory
+    # the disk's error is kept for the warning, not its traceback, whose frames would keep the
+    # fit's (its model, data and tf.data iterators) alive as long as the spool
+    assert cb.spool is not None and cb.spool.disk_error is not None
+    assert frames_alive("fit") == []
 
 
 def test_learning_rate_in_logs_is_not_overridden(client: Client, tmp_path: Path) -> None:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import gc
 import importlib.metadata
 import importlib.util
 import socket
 import threading
 import time
 import uuid
+from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -175,6 +177,14 @@ def fit_tiny(
         verbose=0,
         shuffle=False,
     )
+
+
+def frames_alive(function: str) -> list[FrameType]:
+    """The frames of calls to functions of that name still alive (finished calls included: a
+    traceback kept somewhere keeps its frames and their callers')."""
+    return [
+        f for f in gc.get_objects() if isinstance(f, FrameType) and f.f_code.co_name == function
+    ]
 
 
 def wait_until(predicate: Any, timeout: float = 20.0, what: str = "the condition") -> None:
