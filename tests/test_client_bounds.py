@@ -23,11 +23,11 @@ from picsellia_tf.errors import (
 )
 from picsellia_tf.wire import WireError
 from tests.helpers.hostile_server import HostileServer
+from tests.helpers.retries import quickly
 
 TOKEN = "tok-h0stile-0123456789abcdef"
 SLACK = 2.0  # seconds of scheduling slack on a shared machine
 TRICKLE = 0.1  # seconds between two trickled bytes: well within every per-read timeout below
-QUICK_BACKOFF = 0.01  # the scenario's first retry delay, at most (the package's is 0.5 s)
 
 
 @pytest.fixture
@@ -46,9 +46,7 @@ def hostile(elsewhere: HostileServer) -> Iterator[HostileServer]:
 def _client(server: HostileServer, **kw: Any) -> Client:
     kw.setdefault("timeout", 1.0)
     kw.setdefault("retry_deadline", 3.0)
-    client = Client(TOKEN, server.url, **kw)
-    client._transport.backoff_base = QUICK_BACKOFF
-    return client
+    return quickly(Client(TOKEN, server.url, **kw))
 
 
 def _files(root: Path) -> list[str]:

@@ -13,21 +13,12 @@ from typing import Any
 
 import pytest
 
-from picsellia_tf._http import Transport
 from picsellia_tf.cli import main
 from picsellia_tf.client import Client
 from picsellia_tf.errors import NetworkError, RateLimitError, ServerError, ValidationError
 from picsellia_tf.local_platform import LocalPlatform
 from picsellia_tf.types import ImageAnnotation, QAQuestion, Rectangle, Shape
-
-QUICK_BACKOFF = 0.01  # the scenario's first retry delay, at most (the package's is 0.5 s)
-
-
-def quickly(client: Client) -> Client:
-    """``client``, retrying after the scenario's short backoff."""
-    client._transport.backoff_base = QUICK_BACKOFF
-    return client
-
+from tests.helpers.retries import quick_backoff_everywhere, quickly
 
 # --------------------------------------------------------------------------- faults
 
@@ -217,7 +208,7 @@ def test_cli_check(platform: LocalPlatform, monkeypatch, capsys):
 
 
 def test_cli_check_unreachable_and_no_token(monkeypatch, capsys):
-    monkeypatch.setattr(Transport, "backoff_base", QUICK_BACKOFF)  # the CLI's own client
+    quick_backoff_everywhere(monkeypatch)  # the CLI's own client
     monkeypatch.setenv("PICSELLIA_TOKEN", "some-token")
     host = refused_client().host
     monkeypatch.setenv("PICSELLIA_HOST", host)

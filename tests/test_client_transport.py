@@ -31,9 +31,9 @@ from picsellia_tf.errors import (
 from picsellia_tf.types import ImageAnnotation
 from picsellia_tf.wire import WireError
 from tests.helpers.recorder import Recorder, Reply, json_reply
+from tests.helpers.retries import quickly
 
 TOKEN = "tok-5ecret-0123456789abcdef"
-QUICK_BACKOFF = 0.01  # the scenario's first retry delay, at most (the package's is 0.5 s)
 
 
 @pytest.fixture
@@ -53,9 +53,7 @@ def other_host() -> Iterator[Recorder]:
 def make_client(url: str, **kw: Any) -> Client:
     kw.setdefault("timeout", 2.0)
     kw.setdefault("retry_deadline", 5.0)
-    client = Client(TOKEN, url, **kw)
-    client._transport.backoff_base = QUICK_BACKOFF
-    return client
+    return quickly(Client(TOKEN, url, **kw))
 
 
 # --------------------------------------------------------------------------- configuration
