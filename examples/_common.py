@@ -70,6 +70,13 @@ def parse(parser: argparse.ArgumentParser) -> argparse.Namespace:
     return args
 
 
+def build_optimizer(model) -> None:
+    """Make the compiled model's optimizer variables (Adam's slots) now. Variables created inside
+    fit's first trace of its training step make TensorFlow trace it again; with these made, and
+    the metrics given as objects rather than strings, it is traced once: the same run."""
+    model.optimizer.build(model.trainable_variables)
+
+
 def parser(doc: str | None, *, epochs: tuple[int, int]) -> argparse.ArgumentParser:
     """The flags every example has; ``epochs`` is (default, default when SMALL)."""
     result = argparse.ArgumentParser(

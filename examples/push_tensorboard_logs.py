@@ -54,10 +54,7 @@ def train(logdir: str, epochs: int) -> None:
         loss="mse",
         metrics=[keras.metrics.MeanAbsoluteError(name="mae")],
     )
-    # The metrics as objects and Adam's slots made now: their variables exist before fit
-    # traces its training step, which TensorFlow would otherwise trace twice (once creating
-    # them). The same run and names, with half the tracing.
-    model.optimizer.build(model.trainable_variables)
+    _common.build_optimizer(model)
     writer = tf.summary.create_file_writer(os.path.join(logdir, "custom"))
 
     def log_weight_norm(epoch: int, logs: dict | None) -> None:

@@ -57,9 +57,7 @@ def build_model(size: int, num_classes: int):
         loss_weights={"box": 20.0, "cls": 1.0},
         metrics={"cls": ["accuracy"]},
     )
-    # Adam's slots made now, not inside fit's first trace of its training step (a trace that
-    # creates variables is traced again, with them): lighter tracing, the same run.
-    model.optimizer.build(model.trainable_variables)
+    _common.build_optimizer(model)
     return model
 
 

@@ -62,10 +62,7 @@ def build_model(size: int, num_classes: int):
         loss="sparse_categorical_crossentropy",
         metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
     )
-    # The metrics as objects and Adam's slots made now: their variables exist before fit
-    # traces its training step, which TensorFlow would otherwise trace twice (once creating
-    # them). The same run and names, with half the tracing.
-    model.optimizer.build(model.trainable_variables)
+    _common.build_optimizer(model)
     return model
 
 
