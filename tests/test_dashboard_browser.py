@@ -20,7 +20,7 @@ import pytest
 from picsellia_tf import PicselliaCallback
 from picsellia_tf._colors import hex_color, label_color
 from picsellia_tf.local_platform import LocalPlatform
-from tests.helpers.callback import callback_for
+from tests.helpers.callback import callback_for, hold_at_epoch_end
 from tests.helpers.dashboard import (
     DETECTION_LABELS,
     chromium,
@@ -234,23 +234,16 @@ def test_a_page_left_open_while_a_fit_runs_gains_points(local, browser):
     # page shows points, after the last one until it shows more (instead of epochs long enough
     # for the page's polls to see them).
     drawn_more = {2: 1, 5: 2}  # epoch index: how many growing counts the page must have shown
-    grown = threading.Condition()
-
-    def wait_for_the_page(epoch: int, logs: object) -> None:
-        if epoch in drawn_more:
-            with grown:
-                grown.wait_for(lambda: len(counts) >= drawn_more[epoch], timeout=30)
-
-    pace = keras.callbacks.LambdaCallback(on_epoch_end=wait_for_the_page)
+    pace = hold_at_epoch_end(
+        keras, lambda epoch: len(counts) >= drawn_more.get(epoch, 0), "the page", timeout=30
+    )
     fit = threading.Thread(target=_fit, args=(callback, 6, [pace]), daemon=True)
     fit.start()
     deadline = time.monotonic() + 60
     while fit.is_alive() and time.monotonic() < deadline:
         drawn = dict(browser.execute_script(SERIES))
         if drawn.get("loss") and (not counts or drawn["loss"] != counts[-1]):
-            with grown:
-                counts.append(drawn["loss"])
-                grown.notify_all()
+            counts.append(drawn["loss"])
         time.sleep(0.1)
     fit.join(30)
     assert len(counts) >= 2 and counts == sorted(counts), counts  # grew while the fit ran
